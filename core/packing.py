@@ -1,0 +1,172 @@
+"""Turning examples into training sequences, packed end to end or padded, and batching them.
+
+Pre-training joins documents with an EOS separator and cuts the stream into ``seq_len`` blocks, so no
+token is padding. SFT renders each conversation with the chat template and labels only assistant tokens
+(everything else is -100); with packing on, whole conversations are laid end to end into ``seq_len``
+blocks, otherwise each is its own row and batches are padded to their longest row.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import warnings
+from dataclasses import dataclass, field
+from typing import Any, Iterator
+
+from core.chat_templates import render_with_assistant_spans, validate_conversation
+from core.errors import DataError
+
+IGNORE = -100
+
+
+@dataclass
+class Sequences:
+    """Token rows ready for batching; ``labels`` use -100 where no loss is taken."""
+
+    input_ids: list[list[int]] = field(default_factory=list)
+    labels: list[list[int]] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.input_ids)
+
+    @property
+    def trained_tokens(self) -> int:
+        return sum(1 for row in self.labels for t in row if t != IGNORE)
+
+
+def _render_text(example: dict[str, Any], tokenizer: Any) -> str:
+    if "text" in example:
+        return example["text"]
+    # Conversations given to pre-training are trained on in full, as the template renders them.
+    return tokenizer.apply_chat_template(example["messages"], tokenize=False)
+
+
+def pretrain_sequences(examples: list[dict[str, Any]], tokenizer: Any, seq_len: int, packing: bool) -> Sequences:
+    eos = tokenizer.eos_token_id
+    out = Sequences()
+    texts = [_render_text(e, tokenizer) for e in examples]
+    encoded = tokenizer(texts, add_special_tokens=False)["input_ids"]
+    if packing:
+        stream: list[int] = []
+        for ids in encoded:
+            stream.extend(ids)
+            stream.append(eos)
+        if len(stream) < seq_len:
+            # Too little text for one full block: train on what there is rather than refuse.
+            out.input_ids.append(stream)
+            out.labels.append(list(stream))
+            return out
+        for start in range(0, len(stream) - seq_len + 1, seq_len):
+            block = stream[start : start + seq_len]
+            out.input_ids.append(block)
+            out.labels.append(list(block))
+        return out
+    for ids in encoded:
+        row = (ids + [eos])[:seq_len]
+        if len(row) > 1:
+            out.input_ids.append(row)
+            out.labels.append(list(row))
+    return out
+
+
+def sft_row(messages: list[dict[str, str]], tokenizer: Any) -> tuple[list[int], list[int]]:
+    """One conversation as token ids and labels that are -100 on every non-assistant token."""
+    text, spans = render_with_assistant_spans(tokenizer, messages)
+    encoding = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+    ids = encoding["input_ids"]
+    labels = []
+    span_index = 0
+    for token_id, (start, end) in zip(ids, encoding["offset_mapping"]):
+        while span_index < len(spans) and start >= spans[span_index][1]:
+            span_index += 1
+        inside = span_index < len(spans) and spans[span_index][0] <= start < spans[span_index][1]
+        labels.append(token_id if inside else IGNORE)
+    return ids, labels
+
+
+def sft_sequences(examples: list[dict[str, Any]], tokenizer: Any, seq_len: int, packing: bool) -> Sequences:
+    rows: list[tuple[list[int], list[int]]] = []
+    truncated = 0
+    for number, example in enumerate(examples, start=1):
+        if "messages" not in example:
+            raise DataError(f"example {number}: SFT needs conversations, but this record is plain text; use stage: pretrain")
+        validate_conversation(example["messages"], f"example {number}")
+        ids, labels = sft_row(example["messages"], tokenizer)
+        if len(ids) > seq_len:
+            truncated += 1
+            ids, labels = ids[:seq_len], labels[:seq_len]
+        if any(t != IGNORE for t in labels[1:]):
+            rows.append((ids, labels))
+    if truncated:
+        warnings.warn(f"{truncated} conversation(s) longer than data.seq_len={seq_len} were truncated", stacklevel=2)
+    if not rows:
+        raise DataError("no conversation has an assistant token left to train on within data.seq_len")
+    out = Sequences()
+    if not packing:
+        for ids, labels in rows:
+            out.input_ids.append(ids)
+            out.labels.append(labels)
+        return out
+    # First-fit in arrival order: simple, keeps conversations whole, and wastes little on short chats.
+    current_ids: list[int] = []
+    current_labels: list[int] = []
+    for ids, labels in rows:
+        if current_ids and len(current_ids) + len(ids) > seq_len:
+            out.input_ids.append(current_ids)
+            out.labels.append(current_labels)
+            current_ids, current_labels = [], []
+        current_ids = current_ids + ids
+        current_labels = current_labels + labels
+    if current_ids:
+        out.input_ids.append(current_ids)
+        out.labels.append(current_labels)
+    return out
+
+
+def build_sequences(stage: str, examples: list[dict[str, Any]], tokenizer: Any, seq_len: int, packing: bool) -> Sequences:
+    builder = sft_sequences if stage == "sft" else pretrain_sequences
+    sequences = builder(examples, tokenizer, seq_len, packing)
+    if not len(sequences):
+        raise DataError("the training data produced no sequences (every example was empty)")
+    return sequences
+
+
+def split_eval(sequences: Sequences, fraction: float, seed: int) -> tuple[Sequences, Sequences]:
+    if fraction <= 0 or len(sequences) < 2:
+        return sequences, Sequences()
+    order = list(range(len(sequences)))
+    random.Random(seed).shuffle(order)
+    n_eval = max(1, math.floor(len(order) * fraction))
+    pick = lambda idx: Sequences([sequences.input_ids[i] for i in idx], [sequences.labels[i] for i in idx])  # noqa: E731
+    return pick(sorted(order[n_eval:])), pick(sorted(order[:n_eval]))
+
+
+def epoch_order(n: int, epoch: int, seed: int) -> list[int]:
+    """The row order of one epoch; a pure function of (seed, epoch) so a resumed run sees the same order."""
+    order = list(range(n))
+    random.Random(seed * 1_000_003 + epoch).shuffle(order)
+    return order
+
+
+def batches(sequences: Sequences, batch_size: int, epoch: int, seed: int, pad_id: int) -> Iterator[dict[str, Any]]:
+    """Batches of one epoch as padded tensors (padding is masked out of attention and loss)."""
+    import torch
+
+    order = epoch_order(len(sequences), epoch, seed)
+    for start in range(0, len(order), batch_size):
+        index = order[start : start + batch_size]
+        width = max(len(sequences.input_ids[i]) for i in index)
+        ids = torch.full((len(index), width), pad_id, dtype=torch.long)
+        labels = torch.full((len(index), width), IGNORE, dtype=torch.long)
+        mask = torch.zeros((len(index), width), dtype=torch.long)
+        for row, i in enumerate(index):
+            n = len(sequences.input_ids[i])
+            ids[row, :n] = torch.tensor(sequences.input_ids[i])
+            labels[row, :n] = torch.tensor(sequences.labels[i])
+            mask[row, :n] = 1
+        yield {"input_ids": ids, "labels": labels, "attention_mask": mask}
+
+
+def batches_per_epoch(n_sequences: int, batch_size: int) -> int:
+    return math.ceil(n_sequences / batch_size)

@@ -1,0 +1,1 @@
+"""The job system: the SQLite job store, the queue and the worker processes."""
