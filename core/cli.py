@@ -25,6 +25,9 @@ def _add_home(parser: argparse.ArgumentParser) -> None:
 
 
 def _train(args: argparse.Namespace) -> int:
+    from core.allocator import reexec_with_allocator
+
+    reexec_with_allocator()
     from tqdm import tqdm
 
     from core.config import load_config

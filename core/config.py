@@ -113,6 +113,12 @@ class TrainConfig(_Section):
         "when the estimated activations would not fit the memory budget.",
         json_schema_extra=_ui("train"),
     )
+    activation_budget_gb: float = Field(
+        0.85, gt=0, le=4096,
+        description="With grad_checkpointing 'auto': activation memory (GiB) kept before layers are recomputed; "
+        "raise it for speed when memory is plentiful.",
+        json_schema_extra=_ui("train", show_if="grad_checkpointing == 'auto'"),
+    )
     weight_decay: float = Field(0.0, ge=0.0, le=1.0, description="AdamW weight decay.", json_schema_extra=_ui("train"))
     max_grad_norm: float = Field(1.0, ge=0.0, description="Gradient clipping norm (0 = off).", json_schema_extra=_ui("train"))
     seed: int = Field(42, ge=0, description="Seed for shuffling, LoRA init and dropout.", json_schema_extra=_ui("train"))

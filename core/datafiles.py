@@ -47,6 +47,12 @@ def resolve_data_path(ref: str, base_dir: Path | None = None) -> Path:
     return path.resolve()
 
 
+def absolute_data_refs(config, base_dir: Path | None):
+    """The config with file paths in ``data.train`` made absolute, so a stored copy stands alone."""
+    refs = [r if r.startswith(("sample:", "corpus:")) else str(resolve_data_path(r, base_dir)) for r in config.data.train]
+    return config.model_copy(update={"data": config.data.model_copy(update={"train": refs})})
+
+
 def decode_bytes(raw: bytes, name: str) -> str:
     """Decode a text file, preferring UTF-8 and recognising the encodings TC users actually meet."""
     if raw.startswith(b"\xef\xbb\xbf"):

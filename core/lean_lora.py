@@ -35,6 +35,12 @@ def _dense_weight(base: torch.nn.Module, dtype: torch.dtype) -> torch.Tensor:
     return bnbf.dequantize_4bit(weight.data, quant_state).to(dtype)
 
 
+def dropout_mask(x: torch.Tensor, p: float) -> torch.Tensor:
+    """Keep-mask for dropout with drop probability ``p``, one byte per element."""
+    # Comparing uniform samples is about twice as fast on CPU as bernoulli_ on a bool tensor.
+    return torch.rand_like(x) >= p
+
+
 class _LeanLoRALinear(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, lora_a, lora_b, base, scaling: float, p: float):
@@ -44,8 +50,8 @@ class _LeanLoRALinear(torch.autograd.Function):
         mask = None
         dropped = x
         if p > 0:
-            mask = torch.rand_like(x) >= p
-            dropped = x * mask / (1.0 - p)
+            mask = dropout_mask(x, p)
+            dropped = torch.mul(x, mask).mul_(1.0 / (1.0 - p))
         down = F.linear(dropped, lora_a)
         out.add_(F.linear(down, lora_b), alpha=scaling)
         ctx.save_for_backward(x, mask, down, lora_a, lora_b)

@@ -208,4 +208,20 @@ def load_base_model(
         raise _explain_load_failure(source, error) from None
     if quant is None:
         model.to(device)
+    else:
+        _detach_from_checkpoint_file(model)
     return model
+
+
+def _detach_from_checkpoint_file(model) -> None:
+    """Copy the weights that stayed unquantised (embeddings, norms) out of the memory-mapped checkpoint.
+
+    Those tensors otherwise keep the whole safetensors file mapped, and every page touched while loading
+    (the full-precision weights that were then quantised) stays resident: about 3x the quantised model.
+    """
+    import gc
+
+    for parameter in model.parameters():
+        if parameter.__class__.__name__ not in ("Params4bit", "Int8Params") and parameter.device.type == "cpu":
+            parameter.data = parameter.data.clone()
+    gc.collect()

@@ -25,6 +25,8 @@ from core.config import RESUMABLE_CHANGES, RunConfig, differing_fields, dump_con
 from core.errors import ConfigError, OutputError
 
 CHECKPOINTS_KEPT = 2
+# Files others may put in a run folder before training writes config.yaml (the job worker's log).
+COMPANION_FILES = {"worker.log"}
 
 
 @dataclass(frozen=True)
@@ -52,12 +54,15 @@ class RunFolder:
         return self.path / "summary.json"
 
     def latest_checkpoint(self) -> Path | None:
-        found = sorted(p for p in self.checkpoints.glob("step-*") if (p / "trainer_state.pt").is_file())
+        found = sorted(
+            p for p in self.checkpoints.glob("step-*")
+            if not p.name.endswith(".partial") and (p / "trainer_state.pt").is_file()
+        )
         return found[-1] if found else None
 
     def check_can_start(self, config: RunConfig, resume: bool) -> None:
         """Refuse, before anything is written, to train into a folder that holds something else."""
-        occupied = self.path.exists() and any(self.path.iterdir())
+        occupied = self.path.exists() and any(p.name not in COMPANION_FILES for p in self.path.iterdir())
         if not occupied:
             if resume:
                 raise OutputError(f"nothing to resume: {self.path} holds no run")
@@ -102,7 +107,7 @@ class RunFolder:
         return self.checkpoints / f"step-{step:06d}"
 
     def prune_checkpoints(self) -> None:
-        found = sorted(self.checkpoints.glob("step-*"))
+        found = sorted(p for p in self.checkpoints.glob("step-*") if not p.name.endswith(".partial"))
         for old in found[:-CHECKPOINTS_KEPT]:
             shutil.rmtree(old, ignore_errors=True)
 

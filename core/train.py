@@ -19,9 +19,9 @@ from typing import Any, Callable
 
 import torch
 
-from core import memory
+from core import allocator, memory, swiglu
 from core.config import RunConfig
-from core.datafiles import load_training_examples
+from core.datafiles import absolute_data_refs, load_training_examples
 from core.errors import ConfigError, OutOfMemory
 from core.lora import attach_lora, count_parameters
 from core.loss import causal_lm_loss
@@ -33,8 +33,6 @@ from core.chat_templates import apply_template_choice
 from core.packing import Sequences, batches, batches_per_epoch, build_sequences, split_eval
 from core.run_folder import RunFolder, model_card
 from core.workspace import Workspace
-
-DEFAULT_ACTIVATION_BUDGET_GB = 1.0
 
 
 @dataclass
@@ -62,16 +60,8 @@ class TrainResult:
     model: Any = None  # the trained model, only when train(..., keep_model=True)
 
 
-def resolve_data_paths(config: RunConfig, base_dir: Path | None) -> RunConfig:
-    """The config with data paths made absolute, so the copy saved in the run folder stands alone."""
-    from core.datafiles import resolve_data_path
-
-    refs = [r if r.startswith(("sample:", "corpus:")) else str(resolve_data_path(r, base_dir)) for r in config.data.train]
-    return config.model_copy(update={"data": config.data.model_copy(update={"train": refs})})
-
-
 def prepare(config: RunConfig, workspace: Workspace, *, config_dir: Path | None = None, resume: bool = False) -> Prepared:
-    config = resolve_data_paths(config, config_dir)
+    config = absolute_data_refs(config, config_dir)
     folder = RunFolder(workspace.run_dir(config))
     folder.check_can_start(config, resume)
     examples, paths = load_training_examples(config.data.train, config.data.format, None)
@@ -120,6 +110,7 @@ def build_model(prepared: Prepared, workspace: Workspace, device: str, dtype: to
     )
     model.config.use_cache = False
     model = attach_lora(model, config.lora, quantized=quant is not None)
+    swiglu.install(model)
     memory.release_free_memory()
     return model
 
@@ -159,7 +150,7 @@ def plan_checkpointing(prepared: Prepared, body, device: str, dtype: torch.dtype
             per_layer = memory.saved_bytes_per_layer(layers[0], probe, **kwargs)
         except (TypeError, RuntimeError):
             per_layer = None  # an architecture whose layer needs more than we can fake: be safe
-        budget = int(DEFAULT_ACTIVATION_BUDGET_GB * 2**30)
+        budget = int(prepared.config.train.activation_budget_gb * 2**30)
         input_bytes = probe.numel() * probe.element_size()
         count = len(layers) if per_layer is None else memory.layers_to_checkpoint(len(layers), per_layer, input_bytes, budget)
     memory.enable_checkpointing(layers, count)
@@ -317,7 +308,8 @@ def _fit(prepared: Prepared, workspace: Workspace, device: str, dtype, resume: b
         "final_loss": None if last_loss is None else round(last_loss, 6), "tokens": total_tokens,
         "elapsed_s": round(elapsed, 2), "trainable_params": trainable, "total_params": total_params,
         "checkpointed_layers": checkpointed, "chat_template": prepared.template, "stopped": stopped,
-        "peak_rss_gib": round(memory.peak_rss_bytes() / 2**30, 3), "data_files": prepared.data_files,
+        "peak_rss_gib": round(memory.peak_rss_bytes() / 2**30, 3), "allocator": allocator.active_allocator(),
+        "data_files": prepared.data_files,
     }
     if not stopped:
         _save_final(model, prepared, summary)

@@ -1,41 +1,64 @@
-"""The studio page. For now one tab shows the run configuration and validates edits; training tabs,
-jobs and history arrive with the job system."""
+"""The studio page: Train, Jobs and History, over ``core`` (configs) and ``jobs`` (the job store).
+
+The studio never trains and never imports torch: it submits jobs and reads their state from the
+workspace database, so closing it leaves running jobs alone and reopening it shows them live again.
+Opening the store migrates an older database to the current schema before anything is shown.
+"""
 
 from __future__ import annotations
 
 import gradio as gr
 
-from core.cli import PRESETS
-from core.config import parse_config
-from core.errors import ConfigError
 from core.workspace import resolve_home
+from jobs.store import JobStore
+from studio.history_tab import build_history
+from studio.i18n import I18N, T
+from studio.jobs_tab import build_jobs, keep_queue_alive
+from studio.train_tab import build_train
 
-
-def _validate(text: str) -> str:
-    import yaml
-
-    try:
-        config = parse_config(yaml.safe_load(text) or {})
-    except yaml.YAMLError as error:
-        return f"❌ not valid YAML: {str(error).splitlines()[0]}"
-    except ConfigError as error:
-        return "❌ " + str(error).replace("; ", "\n❌ ")
-    return f"✅ valid: stage {config.stage}, base model {config.base_model}. Run it with `bailong train FILE.yaml`."
+LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
+CSS = """
+.field-error p { color: var(--error-text-color, #c00); margin: 0; font-size: 0.9em; }
+.jobs-table { width: 100%; border-collapse: collapse; }
+.jobs-table td, .jobs-table th { padding: 2px 8px; text-align: left; border-bottom: 1px solid #ddd; }
+.jobs-table progress { width: 120px; }
+"""
 
 
 def build_app(home: str | None = None) -> gr.Blocks:
-    workspace = resolve_home(home)
-    presets = {p.stem: p.read_text(encoding="utf-8") for p in sorted(PRESETS.glob("*.yaml"))}
+    store = JobStore(resolve_home(home))
+    keep_queue_alive(store)
     with gr.Blocks(title="Bailong Studio") as app:
-        gr.Markdown(f"# Bailong Studio\nWorkspace: `{workspace.root}`")
-        with gr.Tab("Config"):
-            preset = gr.Dropdown(list(presets), value=next(iter(presets)), label="Preset")
-            editor = gr.Code(presets[next(iter(presets))], language="yaml", label="Run configuration")
-            verdict = gr.Markdown()
-            preset.change(lambda name: presets[name], preset, editor)
-            editor.change(_validate, editor, verdict)
+        gr.Markdown(f"# Bailong Studio\n{T('workspace')}: `{store.workspace.root}`")
+        with gr.Tabs() as tabs:
+            with gr.Tab(T("tab.train"), id="train", elem_id="tab-train"):
+                train = build_train(store)
+            with gr.Tab(T("tab.jobs"), id="jobs", elem_id="tab-jobs"):
+                build_jobs(store, train, tabs)
+            with gr.Tab(T("tab.history"), id="history", elem_id="tab-history") as history:
+                build_history(store, history)
+    app.store = store  # type: ignore[attr-defined]  # the launcher needs the workspace it opened
     return app
 
 
-def launch(home: str | None, host: str, port: int, inbrowser: bool) -> None:
-    build_app(home).launch(server_name=host, server_port=port, inbrowser=inbrowser)
+def parse_auth(auth: str | None) -> tuple[str, str] | None:
+    if not auth:
+        return None
+    user, sep, password = auth.partition(":")
+    if not sep or not user or not password:
+        from core.errors import ConfigError
+
+        raise ConfigError("--auth: expected user:password")
+    return user, password
+
+
+def launch(home: str | None, host: str, port: int, inbrowser: bool, auth: str | None = None) -> None:
+    from core.errors import ConfigError
+
+    credentials = parse_auth(auth)
+    if host not in LOCAL_HOSTS and credentials is None:
+        raise ConfigError(f"--host {host} makes the studio reachable from other machines; add --auth user:password")
+    app = build_app(home)
+    app.queue(default_concurrency_limit=4)
+    app.launch(server_name=host, server_port=port, inbrowser=inbrowser, auth=credentials, i18n=I18N, css=CSS,
+               allowed_paths=[str(app.store.workspace.runs)], footer_links=["settings"], show_error=False)

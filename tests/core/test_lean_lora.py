@@ -63,7 +63,7 @@ def test_dropout_mask_is_applied_to_the_lora_branch_in_forward_and_backward():
     out = layer(x)
     grads = torch.autograd.grad(out.sum(), (x, a, b))
     torch.manual_seed(7)
-    mask = torch.rand_like(x) >= 0.5
+    mask = lean_lora.dropout_mask(x, 0.5)
     expected = layer.base_layer(x) + s * ((x * mask / 0.5) @ a.t()) @ b.t()
     expected_grads = torch.autograd.grad(expected.sum(), (x, a, b))
     torch.testing.assert_close(out, expected)
@@ -78,3 +78,12 @@ def test_eval_without_grad_uses_peft_forward_and_skips_dropout():
     ids = torch.randint(0, 128, (1, 8))
     with torch.no_grad():
         torch.testing.assert_close(model.eval()(input_ids=ids).logits, reference(input_ids=ids).logits)
+
+
+def test_lean_swiglu_matches_autograd():
+    from core.swiglu import silu_mul
+
+    gate = torch.randn(3, 7, dtype=torch.float64, requires_grad=True)
+    up = torch.randn(3, 7, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(silu_mul, (gate, up))
+    torch.testing.assert_close(silu_mul(gate, up), torch.nn.functional.silu(gate) * up)

@@ -152,3 +152,20 @@ def test_cli_trains_and_reports_errors_in_one_line(tmp_path, tiny_model_dir, hom
     bad = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert bad.returncode == 2
     assert bad.stderr.strip() == "error: lora.r: Input should be greater than 0 (got 0)"
+
+
+def test_a_half_written_checkpoint_is_never_resumed_from(tmp_path):
+    from core.run_folder import RunFolder
+
+    folder = RunFolder(tmp_path)
+    for name in ("step-000002", "step-000004.partial"):
+        (tmp_path / "checkpoints" / name).mkdir(parents=True)
+        (tmp_path / "checkpoints" / name / "trainer_state.pt").write_bytes(b"x")
+    assert folder.latest_checkpoint().name == "step-000002"
+
+
+def test_a_worker_log_alone_does_not_make_the_folder_occupied(tmp_path, tiny_model_dir):
+    from core.run_folder import RunFolder
+
+    (tmp_path / "worker.log").write_text("starting\n")
+    RunFolder(tmp_path).check_can_start(tiny_config(tiny_model_dir), resume=False)
