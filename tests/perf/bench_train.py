@@ -91,7 +91,8 @@ def report(results: dict[str, dict]) -> None:
     print(f"{'leg':<16}{'tokens/s':>10}{'peak RSS GiB':>14}{'final loss':>12}")
     for name, r in results.items():
         if "tokens_per_s" in r:
-            print(f"{name:<16}{r['tokens_per_s']:>10.1f}{r['tree_peak_rss_gib']:>14.2f}{r.get('final_loss') or float('nan'):>12.4f}")
+            extra = f"  (checkpointed layers {r['checkpointed_layers']}, allocator {r['allocator']})" if "allocator" in r else ""
+            print(f"{name:<16}{r['tokens_per_s']:>10.1f}{r['tree_peak_rss_gib']:>14.2f}{r.get('final_loss') or float('nan'):>12.4f}{extra}")
         else:
             print(f"{name:<16}  {r.get('skipped') or r.get('error')}")
     ours = results.get("bailong", {})
