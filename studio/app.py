@@ -33,8 +33,8 @@ def build_app(home: str | None = None) -> gr.Blocks:
         with gr.Tabs() as tabs:
             with gr.Tab(T("tab.train"), id="train", elem_id="tab-train"):
                 train = build_train(store)
-            with gr.Tab(T("tab.jobs"), id="jobs", elem_id="tab-jobs"):
-                build_jobs(store, train, tabs)
+            with gr.Tab(T("tab.jobs"), id="jobs", elem_id="tab-jobs") as jobs_tab:
+                build_jobs(store, train, tabs, jobs_tab)
             with gr.Tab(T("tab.history"), id="history", elem_id="tab-history") as history:
                 build_history(store, history)
     app.store = store  # type: ignore[attr-defined]  # the launcher needs the workspace it opened

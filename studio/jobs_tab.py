@@ -26,7 +26,7 @@ def keep_queue_alive(store: JobStore) -> None:
         start_detached(store.workspace)
 
 
-def build_jobs(store: JobStore, train: TrainTab, tabs: gr.Tabs) -> None:
+def build_jobs(store: JobStore, train: TrainTab, tabs: gr.Tabs, tab: gr.Tab) -> None:
     timer = gr.Timer(REFRESH_S)
     table = gr.HTML(jobs_table_html(jobs_for_list(store)), elem_id="jobs-table")
     with gr.Row():
@@ -57,6 +57,8 @@ def build_jobs(store: JobStore, train: TrainTab, tabs: gr.Tabs) -> None:
                 tail(current.log_path, 40) if current else "")
 
     outputs = [table, selected, plot, shown_curve, log]
+    # A plot drawn while its tab was hidden can come up empty (axes, no line): draw it again on showing.
+    tab.select(lambda job_id: (metrics_frame(store, job_id), None), selected, [plot, shown_curve], show_progress="hidden")
     timer.tick(as_message(refresh), [selected, shown_curve], outputs, show_progress="hidden")
     selected.input(as_message(refresh), [selected, shown_curve], outputs, show_progress="hidden")
 
