@@ -12,7 +12,7 @@ from jobs.store import JobStore
 from studio.i18n import T
 from studio.messages import as_message
 from studio.train_tab import TrainTab
-from studio.views import job_choices, jobs_for_list, jobs_table_html, metrics_frame
+from studio.views import job_choices, jobs_for_list, jobs_table_html, loss_curve_svg
 
 REFRESH_S = 1.0
 
@@ -39,7 +39,9 @@ def build_jobs(store: JobStore, train: TrainTab, tabs: gr.Tabs, tab: gr.Tab) -> 
         down = gr.Button(T("move_down"), size="sm")
     message = gr.Markdown(elem_id="job-message")
     with gr.Row():
-        plot = gr.LinePlot(x="step", y="value", color="metric", label=T("loss_curve"), height=280, elem_id="loss-plot")
+        with gr.Column():
+            gr.Markdown(T("loss_curve"))
+            plot = gr.HTML(loss_curve_svg(store, None), elem_id="loss-plot")
         log = gr.Textbox(label=T("log_tail"), lines=12, max_lines=12, interactive=False, elem_id="job-log",
                          autoscroll=True)
 
@@ -53,12 +55,11 @@ def build_jobs(store: JobStore, train: TrainTab, tabs: gr.Tabs, tab: gr.Tab) -> 
         current = next((j for j in jobs if j.id == job_id), None)
         curve = (job_id, current.step if current else None)
         return (jobs_table_html(jobs), gr.update(choices=job_choices(jobs), value=job_id),
-                gr.skip() if curve == last_curve else metrics_frame(store, job_id), curve,
+                gr.skip() if curve == last_curve else loss_curve_svg(store, job_id), curve,
                 tail(current.log_path, 40) if current else "")
 
     outputs = [table, selected, plot, shown_curve, log]
-    # A plot drawn while its tab was hidden can come up empty (axes, no line): draw it again on showing.
-    tab.select(lambda job_id: (metrics_frame(store, job_id), None), selected, [plot, shown_curve], show_progress="hidden")
+    tab.select(lambda job_id: (loss_curve_svg(store, job_id), None), selected, [plot, shown_curve], show_progress="hidden")
     timer.tick(as_message(refresh), [selected, shown_curve], outputs, show_progress="hidden")
     selected.input(as_message(refresh), [selected, shown_curve], outputs, show_progress="hidden")
 

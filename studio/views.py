@@ -70,10 +70,13 @@ def job_choices(jobs: list[Job]) -> list[tuple[str, int]]:
 
 
 def metrics_frame(store: JobStore, job_id: int | None, names: tuple[str, ...] = ("loss", "eval_loss")) -> pd.DataFrame:
-    if job_id is None:
-        return pd.DataFrame({"step": [], "value": [], "metric": []})
-    rows = store.metrics(job_id, names)
-    return pd.DataFrame({"step": [m.step for m in rows], "value": [m.value for m in rows], "metric": [m.name for m in rows]})
+    rows = store.metrics(job_id, names) if job_id is not None else []
+    # Typed columns even when empty: the plot keeps the axis types of the first frame it was given.
+    return pd.DataFrame({
+        "step": pd.Series([m.step for m in rows], dtype="int64"),
+        "value": pd.Series([m.value for m in rows], dtype="float64"),
+        "metric": pd.Series([m.name for m in rows], dtype="object"),
+    })
 
 
 HISTORY_HEADERS = ["id", "name", "status", "base model", "created (UTC)", "steps", "final loss"]
@@ -114,3 +117,40 @@ def artifacts_html(store: JobStore, job_id: int) -> str:
 def lineage(job: Job) -> dict[str, Any]:
     return {"base_model": job.base_model, "tokenizer": job.tokenizer_id, "data_files": job.data_files,
             "output_dir": job.output_dir, "resumed": job.resume}
+
+
+def loss_curve_svg(store: JobStore, job_id: int | None, width: int = 560, height: int = 240) -> str:
+    """The job's loss (and eval loss) as an inline SVG line chart.
+
+    The live Jobs tab redraws this every second or so; an SVG string is cheap, renders the same in every
+    browser, and does not depend on a plotting widget keeping its state between updates.
+    """
+    frame = metrics_frame(store, job_id)
+    if frame.empty:
+        return f'<svg class="loss-curve" width="{width}" height="{height}"><text x="12" y="24" fill="#888">no steps logged yet</text></svg>'
+    pad_l, pad_r, pad_t, pad_b = 56, 12, 12, 28
+    x0, x1 = float(frame.step.min()), float(frame.step.max())
+    y0, y1 = float(frame.value.min()), float(frame.value.max())
+    x1, y1 = (x1 if x1 > x0 else x0 + 1), (y1 if y1 > y0 else y0 + 1e-6)
+
+    def sx(v: float) -> float:
+        return pad_l + (v - x0) / (x1 - x0) * (width - pad_l - pad_r)
+
+    def sy(v: float) -> float:
+        return pad_t + (y1 - v) / (y1 - y0) * (height - pad_t - pad_b)
+
+    parts = [f'<svg class="loss-curve" width="{width}" height="{height}" font-size="11" font-family="sans-serif">',
+             f'<rect x="{pad_l}" y="{pad_t}" width="{width - pad_l - pad_r}" height="{height - pad_t - pad_b}" fill="none" stroke="#ddd"/>']
+    for v in (y0, (y0 + y1) / 2, y1):
+        parts.append(f'<text x="{pad_l - 6}" y="{sy(v) + 4:.1f}" text-anchor="end" fill="#555">{v:.4g}</text>')
+    for v in (x0, x1):
+        parts.append(f'<text x="{sx(v):.1f}" y="{height - 8}" text-anchor="middle" fill="#555">step {int(v)}</text>')
+    for name, colour in (("loss", "#1f77b4"), ("eval_loss", "#ff7f0e")):
+        points = frame[frame.metric == name].sort_values("step")
+        if points.empty:
+            continue
+        coords = " ".join(f"{sx(a):.1f},{sy(b):.1f}" for a, b in zip(points.step, points.value))
+        parts.append(f'<polyline class="{name}" points="{coords}" fill="none" stroke="{colour}" stroke-width="2"/>')
+        parts.append(f'<text x="{width - pad_r - 4}" y="{pad_t + (14 if name == "loss" else 28)}" text-anchor="end" fill="{colour}">{name}</text>')
+    parts.append("</svg>")
+    return "".join(parts)

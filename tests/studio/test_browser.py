@@ -21,7 +21,9 @@ import pytest
 from tests.jobs.conftest import REPO, wait_for
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-SCREENSHOTS = REPO / "assets" / "screenshots"
+# README's screenshots are refreshed with BAILONG_SCREENSHOTS=assets/screenshots; otherwise a temp folder,
+# so a test run leaves the working tree as it found it.
+SCREENSHOTS_ENV = "BAILONG_SCREENSHOTS"
 
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chromium is not installed (apt-get install chromium)")
 
@@ -78,7 +80,7 @@ def fill(page, field: str, value: str) -> None:
     box.blur()
 
 
-def test_train_watch_and_find_in_history(studio, page, home, tiny_model_dir):
+def test_train_watch_and_find_in_history(studio, page, home, tiny_model_dir, tmp_path):
     from jobs.store import JobStore
 
     page.goto(studio)
@@ -97,9 +99,10 @@ def test_train_watch_and_find_in_history(studio, page, home, tiny_model_dir):
     preview = page.locator("#yaml-preview")
     wait_for(lambda: "max_steps: 3" in preview.inner_text() and "browser-run" in preview.inner_text(), 15, "the YAML preview")
     error.wait_for(state="hidden", timeout=15_000)
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    screenshots = Path(os.environ.get(SCREENSHOTS_ENV) or tmp_path / "screenshots").resolve()
+    screenshots.mkdir(parents=True, exist_ok=True)
     page.evaluate("window.scrollTo(0, 0)")
-    page.screenshot(path=str(SCREENSHOTS / "train.png"))
+    page.screenshot(path=str(screenshots / "train.png"))
 
     page.locator("#start-button").click()
     page.locator("#train-status").filter(has_text="queued job 1").wait_for(timeout=15_000)
@@ -111,7 +114,11 @@ def test_train_watch_and_find_in_history(studio, page, home, tiny_model_dir):
     assert row.locator(".status").inner_text() == "succeeded", JobStore(home).get(1).error
     assert row.locator(".pct").inner_text() == "100%"
     wait_for(lambda: "done, 3 steps" in page.locator("#job-log textarea").input_value(), 15, "the log tail")
-    page.screenshot(path=str(SCREENSHOTS / "jobs.png"))
+    # The loss curve of the finished job is drawn: one point per logged step.
+    wait_for(lambda: page.locator("#loss-plot polyline.loss").count() == 1, 15, "the loss curve")
+    points = page.locator("#loss-plot polyline.loss").get_attribute("points").split()
+    assert len(points) == 3
+    page.screenshot(path=str(screenshots / "jobs.png"))
 
     page.get_by_role("tab", name="History").click()
     table = page.locator("#history-table")
@@ -120,4 +127,4 @@ def test_train_watch_and_find_in_history(studio, page, home, tiny_model_dir):
     cell.click()
     page.locator("#history-detail").filter(has_text="browser-run — succeeded").wait_for(timeout=15_000)
     page.locator("#history-artifacts a").filter(has_text="adapter_model.safetensors").wait_for(timeout=15_000)
-    page.screenshot(path=str(SCREENSHOTS / "history.png"))
+    page.screenshot(path=str(screenshots / "history.png"))
