@@ -53,12 +53,18 @@ class RunFolder:
     def summary_file(self) -> Path:
         return self.path / "summary.json"
 
+    def _complete_checkpoints(self) -> list[Path]:
+        """Finished checkpoints, oldest first; a ``.partial`` folder is one still being written."""
+        return sorted(p for p in self.checkpoints.glob("step-*") if not p.name.endswith(".partial"))
+
     def latest_checkpoint(self) -> Path | None:
-        found = sorted(
-            p for p in self.checkpoints.glob("step-*")
-            if not p.name.endswith(".partial") and (p / "trainer_state.pt").is_file()
-        )
+        found = [p for p in self._complete_checkpoints() if (p / "trainer_state.pt").is_file()]
         return found[-1] if found else None
+
+    def latest_checkpoint_step(self) -> int:
+        """The step a resumed run restarts from (0 when there is no checkpoint)."""
+        checkpoint = self.latest_checkpoint()
+        return int(checkpoint.name.removeprefix("step-")) if checkpoint is not None else 0
 
     def check_can_start(self, config: RunConfig, resume: bool) -> None:
         """Refuse, before anything is written, to train into a folder that holds something else."""
@@ -107,8 +113,7 @@ class RunFolder:
         return self.checkpoints / f"step-{step:06d}"
 
     def prune_checkpoints(self) -> None:
-        found = sorted(p for p in self.checkpoints.glob("step-*") if not p.name.endswith(".partial"))
-        for old in found[:-CHECKPOINTS_KEPT]:
+        for old in self._complete_checkpoints()[:-CHECKPOINTS_KEPT]:
             shutil.rmtree(old, ignore_errors=True)
 
     def write_summary(self, summary: dict[str, Any]) -> None:

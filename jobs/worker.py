@@ -51,11 +51,6 @@ class Heartbeat(threading.Thread):
                 print(f"heartbeat: {error}", file=sys.stderr, flush=True)
 
 
-def _checkpoint_step(folder: RunFolder) -> int:
-    checkpoint = folder.latest_checkpoint()
-    return int(checkpoint.name.split("-")[1]) if checkpoint is not None else 0
-
-
 def _tokenizer_identity(base_model: str, folder: RunFolder) -> str:
     tokenizer = folder.adapter / "tokenizer.json"
     if tokenizer.is_file():
@@ -107,7 +102,7 @@ def run_job(store: JobStore, job_id: int) -> Status:
         config = parse_config(job.config)
         resume = job.resume and folder.config_file.is_file()
         if resume:
-            store.drop_metrics_after(job_id, _checkpoint_step(folder))
+            store.drop_metrics_after(job_id, folder.latest_checkpoint_step())
         print(f"job {job_id}: {'resuming' if resume else 'starting'} {config.name} on {config.base_model}", flush=True)
 
         from core.train import train  # imported here so a bad job row fails fast and the import is logged

@@ -162,6 +162,7 @@ def test_a_half_written_checkpoint_is_never_resumed_from(tmp_path):
         (tmp_path / "checkpoints" / name).mkdir(parents=True)
         (tmp_path / "checkpoints" / name / "trainer_state.pt").write_bytes(b"x")
     assert folder.latest_checkpoint().name == "step-000002"
+    assert folder.latest_checkpoint_step() == 2
 
 
 def test_a_worker_log_alone_does_not_make_the_folder_occupied(tmp_path, tiny_model_dir):
