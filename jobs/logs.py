@@ -25,17 +25,20 @@ def staging_log(workspace: Workspace, job_id: int) -> Path:
     return workspace.root / "logs" / f"job-{job_id}.log"
 
 
-def initial_log(workspace: Workspace, job_id: int, output_dir: str | Path) -> Path:
-    """The run folder's log when the run already exists there (a resume), else the staging file."""
-    if RunFolder(Path(output_dir)).config_file.is_file():
+def initial_log(workspace: Workspace, job_id: int, output_dir: str | Path | None) -> Path:
+    """The run folder's log when the run already exists there (a resume), else the staging file (where
+    tasks without a run folder keep theirs)."""
+    if output_dir and RunFolder(Path(output_dir)).config_file.is_file():
         return run_log(output_dir)
     path = staging_log(workspace, job_id)
     path.parent.mkdir(parents=True, exist_ok=True)
     return path
 
 
-def move_into_run(current: Path, output_dir: str | Path) -> Path | None:
+def move_into_run(current: Path, output_dir: str | Path | None) -> Path | None:
     """Move the staging log into the run folder once the run has started; the open file keeps being written."""
+    if not output_dir:
+        return None
     target = run_log(output_dir)
     if current == target or not RunFolder(Path(output_dir)).config_file.is_file():
         return None

@@ -1,4 +1,5 @@
-"""The job store's tables as typed SQLAlchemy 2 models: jobs, their metrics and their artifacts.
+"""The workspace database's tables as typed SQLAlchemy 2 models: jobs, their metrics and artifacts, and the
+records other features keep beside them (imported corpora, side-by-side votes, Bailong-bench runs).
 
 A job's status is a column, never inferred from files or pids. The run configuration is stored whole as
 JSON (``RunConfig.model_dump(mode="json")``) so the worker, the studio form and a clone all read the same
@@ -12,7 +13,7 @@ import enum
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -106,3 +107,82 @@ class Artifact(Base):
 
 
 Index("ix_jobs_position", Job.status, Job.position)
+
+
+class Corpus(Base):
+    """A cleaned, named corpus stored under ``<workspace>/corpora/<name>/``; usable as ``corpus:NAME``."""
+
+    __tablename__ = "corpora"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    kind: Mapped[str] = mapped_column(String(16), default="text")  # text | conversations
+    path: Mapped[str] = mapped_column(Text)
+    sha256: Mapped[str] = mapped_column(String(64))
+    source_files: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    pipeline: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    rows: Mapped[int] = mapped_column(Integer, default=0)
+    chars: Mapped[int] = mapped_column(Integer, default=0)
+    stats: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    job_id: Mapped[int | None] = mapped_column(ForeignKey("jobs.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {c.key: (v.isoformat() if isinstance(v := getattr(self, c.key), datetime) else v) for c in self.__table__.columns}
+
+
+class Vote(Base):
+    """One side-by-side judgement from Compare: later usable as preference data."""
+
+    __tablename__ = "votes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    model_a: Mapped[str] = mapped_column(Text)
+    model_b: Mapped[str] = mapped_column(Text)
+    winner: Mapped[str] = mapped_column(String(16))  # a | b | tie | both_bad
+    blind: Mapped[bool] = mapped_column(Boolean, default=True)
+    conversation: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    answer_a: Mapped[str] = mapped_column(Text, default="")
+    answer_b: Mapped[str] = mapped_column(Text, default="")
+    settings: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class BenchRun(Base):
+    """One Bailong-bench run of one model under one judge; its items carry the cached answers and scores."""
+
+    __tablename__ = "bench_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64))
+    model: Mapped[str] = mapped_column(Text)
+    judge: Mapped[str] = mapped_column(Text)
+    benchmark: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="queued")
+    settings: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    summary: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    job_id: Mapped[int | None] = mapped_column(ForeignKey("jobs.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+    items: Mapped[list["BenchItem"]] = relationship(back_populates="run", cascade="all, delete-orphan", passive_deletes=True)
+
+
+class BenchItem(Base):
+    __tablename__ = "bench_items"
+    __table_args__ = (UniqueConstraint("run_id", "item_id", name="uq_bench_item_run_item"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("bench_runs.id", ondelete="CASCADE"), index=True)
+    item_id: Mapped[str] = mapped_column(String(64))
+    category: Mapped[str] = mapped_column(String(32))
+    language: Mapped[str] = mapped_column(String(8))
+    turns: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    answers: Mapped[list[Any] | None] = mapped_column(JSON)
+    judge_output: Mapped[str | None] = mapped_column(Text)
+    judge_score: Mapped[float | None] = mapped_column(Float)
+    rule_hits: Mapped[list[Any] | None] = mapped_column(JSON)
+    score: Mapped[float | None] = mapped_column(Float)
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending | answered | judged | unparsed
+
+    run: Mapped[BenchRun] = relationship(back_populates="items")

@@ -73,6 +73,22 @@ class JobStore:
             session.add(job)
         return job
 
+    def submit_task(self, kind: str, name: str, payload: dict[str, Any], *, output_dir: Path | None = None,
+                    total_steps: int | None = None) -> Job:
+        """Queue a job that is not a training run (see ``jobs.tasks``); ``payload`` is its whole input."""
+        from jobs.tasks import TASKS
+
+        if kind not in TASKS:
+            raise JobError(f"unknown job kind {kind!r}; known: {', '.join(sorted(TASKS))}")
+        with self.db.write() as session, session.begin():
+            position = (session.scalar(select(func.max(Job.position))) or 0) + 1
+            job = Job(
+                name=name, kind=kind, status=Status.queued.value, config=dict(payload), created_at=utcnow(), step=0,
+                total_steps=total_steps, output_dir=str(output_dir) if output_dir else None, position=position, resume=False,
+            )
+            session.add(job)
+        return job
+
     def get(self, job_id: int) -> Job:
         with self.db.read() as session:
             job = session.get(Job, job_id)
@@ -179,6 +195,13 @@ class JobStore:
                 step=step, total_steps=record.get("total_steps"), last_loss=record.get("loss"),
                 tokens_per_s=record.get("tokens_per_s"), elapsed_s=record.get("elapsed_s"), heartbeat_at=now,
             ))
+
+    def record_progress(self, job_id: int, done: int, total: int | None = None) -> None:
+        values: dict[str, Any] = {"step": done, "heartbeat_at": utcnow()}
+        if total is not None:
+            values["total_steps"] = total
+        with self.db.write() as session, session.begin():
+            session.execute(update(Job).where(Job.id == job_id).values(**values))
 
     def drop_metrics_after(self, job_id: int, step: int) -> None:
         """A resumed run repeats the steps after its checkpoint; their old values must not linger."""

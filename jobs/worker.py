@@ -1,4 +1,4 @@
-"""``python -m jobs.worker JOB_ID --home DIR``: run one training job in this process and record it.
+"""``python -m jobs.worker JOB_ID --home DIR``: run one job (training, or a task of ``jobs.tasks``) and record it.
 
 The scheduler starts one worker per job with stdout/stderr pointed at the job's log. The worker marks
 progress (metrics and a heartbeat at least every few seconds) in the database, treats SIGTERM or a
@@ -82,6 +82,36 @@ def failure_text(message: str, log_path: Path | None) -> str:
     return f"{message}\n\nLast log lines:\n{last}" if last else message
 
 
+def _fail(store: JobStore, job_id: int, error: Exception, log_path: Path | None) -> Status:
+    if isinstance(error, BailongError):
+        print(f"error: {error}", file=sys.stderr, flush=True)
+        store.finish(job_id, Status.failed, error=failure_text(f"{error.reason}: {error}", log_path), reason=error.reason)
+        return Status.failed
+    traceback.print_exc()
+    sys.stderr.flush()
+    first = str(error).strip().splitlines()[0] if str(error).strip() else ""
+    message = f"crashed: {type(error).__name__}: {first}"
+    store.finish(job_id, Status.failed, error=failure_text(message, log_path), reason="crash")
+    return Status.failed
+
+
+def _run_task(store: JobStore, job, stop: threading.Event, heartbeat: Heartbeat) -> Status:
+    from jobs.tasks import TaskContext, task_function
+
+    print(f"job {job.id}: starting {job.kind} task {job.name}", flush=True)
+    try:
+        summary = task_function(job.kind)(TaskContext(store, job, stop))
+    except Exception as error:
+        return _fail(store, job.id, error, heartbeat.log_path)
+    if stop.is_set():
+        print(f"job {job.id}: cancelled", flush=True)
+        store.finish(job.id, Status.cancelled, error=f"cancelled; {summary}" if summary else "cancelled", reason="cancelled")
+        return Status.cancelled
+    print(f"job {job.id}: done. {summary or ''}", flush=True)
+    store.finish(job.id, Status.succeeded)
+    return Status.succeeded
+
+
 def run_job(store: JobStore, job_id: int) -> Status:
     from core.config import parse_config
 
@@ -97,6 +127,11 @@ def run_job(store: JobStore, job_id: int) -> Status:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     heartbeat = Heartbeat(store, job_id, job.output_dir, log_path, stop)
     heartbeat.start()
+    if job.kind != "train":
+        try:
+            return _run_task(store, job, stop, heartbeat)
+        finally:
+            heartbeat.done.set()
     folder = RunFolder(Path(job.output_dir))
     try:
         config = parse_config(job.config)
@@ -125,17 +160,8 @@ def run_job(store: JobStore, job_id: int) -> Status:
         print(f"job {job_id}: done, {result.steps} steps, final loss {result.final_loss}", flush=True)
         store.finish(job_id, Status.succeeded)
         return Status.succeeded
-    except BailongError as error:
-        print(f"error: {error}", file=sys.stderr, flush=True)
-        store.finish(job_id, Status.failed, error=failure_text(f"{error.reason}: {error}", heartbeat.log_path), reason=error.reason)
-        return Status.failed
     except Exception as error:
-        traceback.print_exc()
-        sys.stderr.flush()
-        first = str(error).strip().splitlines()[0] if str(error).strip() else ""
-        message = f"crashed: {type(error).__name__}: {first}"
-        store.finish(job_id, Status.failed, error=failure_text(message, heartbeat.log_path), reason="crash")
-        return Status.failed
+        return _fail(store, job_id, error, heartbeat.log_path)
     finally:
         heartbeat.done.set()
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import gradio as gr
 
+import yaml
+
 from core.config import dump_config, parse_config
 from jobs.models import Status
 from jobs.store import JobStore
@@ -47,7 +49,8 @@ def build_history(store: JobStore, tab: gr.Tab) -> None:
                 f"{job.last_loss}, created {job.created_at:%Y-%m-%d %H:%M} UTC, output `{job.output_dir}`")
         if job.error:
             text += f"\n\n```\n{job.error}\n```"
-        return text, dump_config(parse_config(job.config)), metrics_frame(store, job_id), artifacts_html(store, job_id), lineage(job)
+        config = dump_config(parse_config(job.config)) if job.kind == "train" else yaml.safe_dump(job.config, allow_unicode=True)
+        return text, config, metrics_frame(store, job_id), artifacts_html(store, job_id), lineage(job)
 
     gr.on([f.change for f in (statuses, base_model)] + [refresh.click, text.submit, since.submit, until.submit, tab.select],
           search, filters, [table, base_model], show_progress="hidden")

@@ -8,7 +8,7 @@ from core.config import dump_config, parse_config
 from jobs.logs import tail
 from jobs.models import Status
 from jobs.scheduler import mark_lost_workers, scheduler_running, start_detached
-from jobs.store import JobStore
+from jobs.store import JobError, JobStore
 from studio.i18n import T
 from studio.messages import as_message
 from studio.train_tab import TrainTab
@@ -91,7 +91,10 @@ def build_jobs(store: JobStore, train: TrainTab, tabs: gr.Tabs, tab: gr.Tab) -> 
 
     @as_message
     def do_clone(job_id):
-        config = parse_config(store.get(need(job_id)).config)
+        job = store.get(need(job_id))
+        if job.kind != "train":
+            raise JobError(f"job {job_id} is a {job.kind} job; only training runs can be cloned into the form")
+        config = parse_config(job.config)
         values = train.form.values_for(config)
         note = f"cloned job {job_id}; change the name before starting\n\n```yaml\n{dump_config(config)}```"
         return [*values, note, gr.Tabs(selected="train")]

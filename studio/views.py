@@ -55,7 +55,7 @@ def jobs_table_html(jobs: list[Job]) -> str:
         loss = "–" if job.last_loss is None else f"{job.last_loss:.4f}"
         speed = "–" if job.tokens_per_s is None else f"{job.tokens_per_s:.0f}"
         rows.append(
-            f'<tr data-job="{job.id}" class="job-{job.status}"><td>{job.id}</td><td>{html.escape(job.name)}</td>'
+            f'<tr data-job="{job.id}" class="job-{job.status}"><td>{job.id}</td><td>{kind_label(job)}{html.escape(job.name)}</td>'
             f'<td class="status">{job.status}</td>'
             f'<td><progress value="{share:.3f}" max="1"></progress> <span class="pct">{share:.0%}</span></td>'
             f"<td>{job.step}/{job.total_steps or '?'}</td><td>{format_duration(eta_seconds(job))}</td>"
@@ -63,6 +63,10 @@ def jobs_table_html(jobs: list[Job]) -> str:
         )
     body = "".join(rows) or '<tr><td colspan="8">no jobs yet</td></tr>'
     return f'<table class="jobs-table">{head}{body}</table>'
+
+
+def kind_label(job: Job) -> str:
+    return "" if job.kind == "train" else f'<span class="kind">{html.escape(job.kind)}</span> '
 
 
 def job_choices(jobs: list[Job]) -> list[tuple[str, int]]:

@@ -49,3 +49,17 @@ def test_a_revision_0001_database_upgrades_without_losing_rows(home):
     assert current_revision(store.db.engine) == HEAD
     # And a second open of the now-current database is a no-op.
     Database(home.database).close()
+
+
+def test_the_models_match_the_schema_the_migrations_build(home):
+    """A column added to a model but not to a revision (or the reverse) would only fail on a user's database."""
+    from alembic.migration import MigrationContext
+    from alembic.autogenerate import compare_metadata
+
+    from jobs.models import Base
+
+    store = JobStore(home)
+    with store.db.engine.connect() as connection:
+        diff = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+    store.close()
+    assert diff == []
