@@ -2,8 +2,11 @@
 
 Pre-training joins documents with an EOS separator and cuts the stream into ``seq_len`` blocks, so no
 token is padding. SFT renders each conversation with the chat template and labels only assistant tokens
-(everything else is -100); with packing on, whole conversations are laid end to end into ``seq_len``
-blocks, otherwise each is its own row and batches are padded to their longest row.
+(everything else is -100); with packing on, whole conversations are placed into ``seq_len`` blocks
+first-fit-decreasing (so blocks come out nearly full and a batch of them needs almost no padding), and
+each keeps its own positions: position ids restart at 0 for every conversation, which makes attention
+block-diagonal, so a packed conversation sees exactly what it would see alone. Without packing each
+conversation is its own row and batches are padded to their longest row.
 """
 
 from __future__ import annotations
@@ -26,6 +29,8 @@ class Sequences:
 
     input_ids: list[list[int]] = field(default_factory=list)
     labels: list[list[int]] = field(default_factory=list)
+    # Lengths of the conversations packed into each row; None where rows are not isolated packs.
+    segments: list[list[int]] | None = None
 
     def __len__(self) -> int:
         return len(self.input_ids)
@@ -108,20 +113,33 @@ def sft_sequences(examples: list[dict[str, Any]], tokenizer: Any, seq_len: int, 
             out.input_ids.append(ids)
             out.labels.append(labels)
         return out
-    # First-fit in arrival order: simple, keeps conversations whole, and wastes little on short chats.
-    current_ids: list[int] = []
-    current_labels: list[int] = []
-    for ids, labels in rows:
-        if current_ids and len(current_ids) + len(ids) > seq_len:
-            out.input_ids.append(current_ids)
-            out.labels.append(current_labels)
-            current_ids, current_labels = [], []
-        current_ids = current_ids + ids
-        current_labels = current_labels + labels
-    if current_ids:
-        out.input_ids.append(current_ids)
-        out.labels.append(current_labels)
+    out.segments = []
+    for block in pack_first_fit_decreasing([len(ids) for ids, _ in rows], seq_len):
+        out.input_ids.append([t for i in block for t in rows[i][0]])
+        out.labels.append([t for i in block for t in rows[i][1]])
+        out.segments.append([len(rows[i][0]) for i in block])
     return out
+
+
+def pack_first_fit_decreasing(lengths: list[int], capacity: int) -> list[list[int]]:
+    """Indices grouped into bins of at most ``capacity`` tokens, longest first into the first bin with room.
+
+    Arrival-order packing leaves on average half a conversation empty at the end of every block; sorted
+    first-fit fills blocks to within a few tokens, which is what turns packing into fewer, fuller steps.
+    The result is deterministic, and each bin keeps its conversations in their original order.
+    """
+    bins: list[list[int]] = []
+    room: list[int] = []
+    for index in sorted(range(len(lengths)), key=lambda i: (-lengths[i], i)):
+        size = lengths[index]
+        target = next((b for b, free in enumerate(room) if free >= size), None)
+        if target is None:
+            bins.append([index])
+            room.append(capacity - size)
+        else:
+            bins[target].append(index)
+            room[target] -= size
+    return [sorted(b) for b in bins]
 
 
 def build_sequences(stage: str, examples: list[dict[str, Any]], tokenizer: Any, seq_len: int, packing: bool) -> Sequences:
@@ -138,7 +156,10 @@ def split_eval(sequences: Sequences, fraction: float, seed: int) -> tuple[Sequen
     order = list(range(len(sequences)))
     random.Random(seed).shuffle(order)
     n_eval = max(1, math.floor(len(order) * fraction))
-    pick = lambda idx: Sequences([sequences.input_ids[i] for i in idx], [sequences.labels[i] for i in idx])  # noqa: E731
+    def pick(idx: list[int]) -> Sequences:
+        segments = None if sequences.segments is None else [sequences.segments[i] for i in idx]
+        return Sequences([sequences.input_ids[i] for i in idx], [sequences.labels[i] for i in idx], segments)
+
     return pick(sorted(order[n_eval:])), pick(sorted(order[:n_eval]))
 
 
@@ -149,8 +170,18 @@ def epoch_order(n: int, epoch: int, seed: int) -> list[int]:
     return order
 
 
+def _packed_positions(segments: list[int], width: int) -> list[int]:
+    """Positions restarting for every packed conversation; the padding tail counts as one more segment, so
+    real tokens never attend to it and no attention mask is needed at all."""
+    positions = [p for n in segments for p in range(n)]
+    return positions + list(range(width - len(positions)))
+
+
 def batches(sequences: Sequences, batch_size: int, epoch: int, seed: int, pad_id: int) -> Iterator[dict[str, Any]]:
-    """Batches of one epoch as padded tensors (padding is masked out of attention and loss)."""
+    """Batches of one epoch as padded tensors (padding is masked out of attention and loss).
+
+    Isolated packs also carry ``position_ids``; ``attention_mask`` then only counts real tokens.
+    """
     import torch
 
     order = epoch_order(len(sequences), epoch, seed)
@@ -165,7 +196,10 @@ def batches(sequences: Sequences, batch_size: int, epoch: int, seed: int, pad_id
             ids[row, :n] = torch.tensor(sequences.input_ids[i])
             labels[row, :n] = torch.tensor(sequences.labels[i])
             mask[row, :n] = 1
-        yield {"input_ids": ids, "labels": labels, "attention_mask": mask}
+        batch = {"input_ids": ids, "labels": labels, "attention_mask": mask}
+        if sequences.segments is not None:
+            batch["position_ids"] = torch.tensor([_packed_positions(sequences.segments[i], width) for i in index])
+        yield batch
 
 
 def batches_per_epoch(n_sequences: int, batch_size: int) -> int:

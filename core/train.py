@@ -19,7 +19,7 @@ from typing import Any, Callable
 
 import torch
 
-from core import allocator, memory, swiglu
+from core import allocator, memory, swiglu, vocab_run
 from core.config import RunConfig
 from core.datafiles import absolute_data_refs, load_training_examples
 from core.errors import ConfigError, OutOfMemory
@@ -48,6 +48,7 @@ class Prepared:
     total_steps: int
     data_files: list[str]
     template: str | None
+    vocab: Any = None  # core.vocab_run.RunVocab when the run extends the vocabulary
 
 
 @dataclass
@@ -62,9 +63,11 @@ class TrainResult:
 
 def prepare(config: RunConfig, workspace: Workspace, *, config_dir: Path | None = None, resume: bool = False) -> Prepared:
     config = absolute_data_refs(config, config_dir)
+    if config.vocab.enabled:
+        config = vocab_run.absolute_vocab_refs(config, config_dir)
     folder = RunFolder(workspace.run_dir(config))
     folder.check_can_start(config, resume)
-    examples, paths = load_training_examples(config.data.train, config.data.format, None)
+    examples, paths = load_training_examples(config.data.train, config.data.format, None, workspace)
 
     source = resolve_model(config.base_model, workspace)
     model_config = load_model_config(source, workspace, config.trust_remote_code)
@@ -73,12 +76,15 @@ def prepare(config: RunConfig, workspace: Workspace, *, config_dir: Path | None 
         raise ConfigError(f"data.seq_len: {config.data.seq_len} is above the model's limit of {limit} positions")
 
     tokenizer = load_tokenizer(source, workspace, config.trust_remote_code)
+    vocab = None
+    if config.vocab.enabled:
+        tokenizer, vocab = vocab_run.extension_for_run(config, tokenizer, workspace, folder.path, resume)
     template = apply_template_choice(tokenizer, config.data.template) if config.stage == "sft" else None
     sequences = build_sequences(config.stage, examples, tokenizer, config.data.seq_len, config.data.packing)
     train_set, eval_set = split_eval(sequences, config.data.eval_fraction, config.train.seed)
     per_epoch = max(1, batches_per_epoch(len(train_set), config.train.batch_size) // config.train.grad_accum)
     total = config.train.max_steps or max(1, math.ceil(config.train.epochs * per_epoch))
-    return Prepared(config, folder, source, tokenizer, train_set, eval_set, total, [str(p) for p in paths], template)
+    return Prepared(config, folder, source, tokenizer, train_set, eval_set, total, [str(p) for p in paths], template, vocab)
 
 
 def lr_at(step: int, total: int, peak: float, warmup_ratio: float, scheduler: str) -> float:
@@ -109,6 +115,10 @@ def build_model(prepared: Prepared, workspace: Workspace, device: str, dtype: to
         trust_remote_code=config.trust_remote_code,
     )
     model.config.use_cache = False
+    if prepared.vocab is not None:
+        warmup_batches = (b for epoch in range(10**9) for b in batches(
+            prepared.train_set, config.train.batch_size, epoch, config.train.seed, prepared.tokenizer.pad_token_id))
+        vocab_run.extend_model(model, config, prepared.vocab, warmup_batches, device)
     model = attach_lora(model, config.lora, quantized=quant is not None)
     swiglu.install(model)
     memory.release_free_memory()
@@ -122,6 +132,11 @@ def _body_and_head(model: Any) -> tuple[torch.nn.Module, torch.nn.Module]:
 
 def _forward_loss(body, head, batch: dict[str, torch.Tensor], device: str) -> tuple[torch.Tensor, int]:
     ids = batch["input_ids"].to(device)
+    if "position_ids" in batch:
+        # Isolated packs: restarting positions alone make attention block-diagonal (the padding tail is its
+        # own block), and a mask given beside them would switch that detection off.
+        hidden = body(input_ids=ids, position_ids=batch["position_ids"].to(device), use_cache=False).last_hidden_state
+        return causal_lm_loss(hidden, batch["labels"].to(device), head)
     mask = batch["attention_mask"]
     # An all-ones mask is the same as none, and none lets attention take its fused causal path.
     attention_mask = None if bool(mask.all()) else mask.to(device)
@@ -234,6 +249,8 @@ def _fit(prepared: Prepared, workspace: Workspace, device: str, dtype, resume: b
     step, micro = 0, 0
     checkpoint = folder.latest_checkpoint() if resume else None
     folder.start(config)
+    if prepared.vocab is not None:
+        vocab_run.save_run_vocab(folder.path, prepared.tokenizer, prepared.vocab)
     if checkpoint is not None:
         step, micro = _load_checkpoint(model, optimizer, checkpoint)
     folder.truncate_metrics(step)
@@ -327,6 +344,8 @@ def _save_final(model, prepared: Prepared, summary: dict[str, Any]) -> None:
     target = folder.adapter
     model.save_pretrained(target, save_embedding_layers=False)
     prepared.tokenizer.save_pretrained(target)
+    if prepared.vocab is not None:
+        vocab_run.copy_to_adapter(folder.path, target)
     card = model_card(prepared.config, summary, prepared.data_files)
     (target / "README.md").write_text(card, encoding="utf-8")
     (folder.path / "README.md").write_text(card, encoding="utf-8")
