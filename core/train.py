@@ -121,6 +121,10 @@ def build_model(prepared: Prepared, workspace: Workspace, device: str, dtype: to
         vocab_run.extend_model(model, config, prepared.vocab, warmup_batches, device)
     model = attach_lora(model, config.lora, quantized=quant is not None)
     swiglu.install(model)
+    if prepared.train_set.segments is not None:
+        from core import packed_attention
+
+        packed_attention.install(model.get_base_model() if hasattr(model, "get_base_model") else model)
     memory.release_free_memory()
     return model
 

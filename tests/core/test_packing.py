@@ -145,3 +145,31 @@ def test_a_padded_batch_of_packs_keeps_padding_out_of_every_pack(tokenizer, tiny
         loss, count = _forward_loss(model.model, model.lm_head, together, "cpu")
         singles = [_forward_loss(model.model, model.lm_head, b, "cpu") for b in batches(packed, 1, 0, 0, tokenizer.pad_token_id)]
     assert float(loss) * count == pytest.approx(sum(float(l) * n for l, n in singles), abs=1e-3)
+
+
+def test_per_conversation_attention_matches_the_masked_path_in_values_and_gradients(tokenizer, tiny_model_dir):
+    import torch
+    from transformers import LlamaForCausalLM
+
+    from core import packed_attention
+    from core.train import _forward_loss
+
+    examples = [{"messages": CONVERSATION[1:3]}, {"messages": CONVERSATION[1:5]}, {"messages": CONVERSATION[3:5]}]
+    longest = len(sft_row(CONVERSATION[1:5], tokenizer)[0])
+    packed = sft_sequences(examples * 2, tokenizer, seq_len=2 * longest, packing=True)
+    batch = next(batches(packed, 3, epoch=0, seed=0, pad_id=tokenizer.pad_token_id))
+    assert any(len(packed_attention.segment_bounds(row)) > 2 for row in batch["position_ids"].tolist())
+
+    def loss_and_grads(fused: bool):
+        model = LlamaForCausalLM.from_pretrained(tiny_model_dir, dtype=torch.float32)
+        if fused:
+            packed_attention.install(model)
+        loss, _ = _forward_loss(model.model, model.lm_head, batch, "cpu")
+        loss.backward()
+        return float(loss), [p.grad.clone() for p in model.model.layers.parameters()]
+
+    masked_loss, masked_grads = loss_and_grads(False)
+    fused_loss, fused_grads = loss_and_grads(True)
+    assert fused_loss == pytest.approx(masked_loss, abs=1e-5)
+    for a, b in zip(masked_grads, fused_grads):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6)
