@@ -24,6 +24,19 @@ def _add_home(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--home", help="workspace folder (default: $BAILONG_HOME or ~/.bailong-studio)")
 
 
+def command_adder(sub: argparse._SubParsersAction):
+    """``command(name, help, func)`` for a command group: each subcommand takes ``--home`` and ``--json``."""
+
+    def command(name: str, help: str, func) -> argparse.ArgumentParser:
+        parser = sub.add_parser(name, help=help)
+        _add_home(parser)
+        parser.add_argument("--json", action="store_true", help="machine-readable output")
+        parser.set_defaults(func=func)
+        return parser
+
+    return command
+
+
 def _train(args: argparse.Namespace) -> int:
     from core.allocator import reexec_with_allocator
 

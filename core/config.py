@@ -133,6 +133,49 @@ class TrainConfig(_Section):
         return self
 
 
+class VocabConfig(_Section):
+    """Vocabulary extension (zip-tie): off unless ``learn_from`` or ``tokenizer`` is set."""
+
+    learn_from: list[str] = Field(
+        default_factory=list,
+        description="Corpora ('corpus:NAME') or files to learn Traditional Chinese tokens from before training; "
+        "empty (and no tokenizer) = keep the base model's vocabulary.",
+        json_schema_extra=_ui("vocab"),
+    )
+    tokenizer: str | None = Field(
+        None, description="An already extended tokenizer folder (from 'bailong vocab learn'), used instead of learning.",
+        json_schema_extra=_ui("vocab"),
+    )
+    new_tokens: int = Field(20000, ge=1, le=1_000_000, description="How many tokens to learn.", json_schema_extra=_ui("vocab"))
+    min_frequency: int = Field(
+        2, ge=1, description="A new token must join pieces seen together at least this often.", json_schema_extra=_ui("vocab")
+    )
+    init: Literal["ziptie", "mean", "random"] = Field(
+        "ziptie",
+        description="New embedding rows: 'ziptie' = mean of the rows of the pieces each token replaces; 'mean' = mean "
+        "of all rows; 'random' = the model's init noise.",
+        json_schema_extra=_ui("vocab"),
+    )
+    tie_embeddings: bool = Field(
+        False, description="For models with a separate output head: give the new output rows the new input rows' values.",
+        json_schema_extra=_ui("vocab"),
+    )
+    warmup_steps: int = Field(
+        0, ge=0, le=100_000, description="Steps that train only the new rows (everything else frozen) before QLoRA.",
+        json_schema_extra=_ui("vocab"),
+    )
+
+    @model_validator(mode="after")
+    def _one_source(self) -> "VocabConfig":
+        if self.learn_from and self.tokenizer:
+            raise ValueError("set learn_from or tokenizer, not both")
+        return self
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.learn_from or self.tokenizer)
+
+
 RunName = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
 
 
@@ -151,6 +194,7 @@ class RunConfig(_Section):
         json_schema_extra=_ui("run"),
     )
     data: DataConfig = Field(default_factory=DataConfig)
+    vocab: VocabConfig = Field(default_factory=VocabConfig)
     quant: QuantConfig = Field(default_factory=QuantConfig)
     lora: LoraConfig = Field(default_factory=LoraConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)

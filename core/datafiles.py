@@ -14,9 +14,13 @@ import io
 import json
 import warnings
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
 from core.errors import DataError
+from core.workspace import resolve_home
+
+if TYPE_CHECKING:
+    from core.workspace import Workspace
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 SAMPLES = {
@@ -32,15 +36,21 @@ _ROLE_ALIASES = {
 Example = dict[str, Any]
 
 
-def resolve_data_path(ref: str, base_dir: Path | None = None) -> Path:
-    """A data reference from the config (path or ``sample:NAME``) as an absolute path."""
+def resolve_data_path(ref: str, base_dir: Path | None = None, corpora_dir: Path | None = None) -> Path:
+    """A data reference from the config (path, ``sample:NAME`` or ``corpus:NAME``) as an absolute path.
+
+    Corpora live in the workspace's ``corpora/`` folder; without ``corpora_dir`` that is the workspace
+    ``resolve_home()`` picks ($BAILONG_HOME or the per-user default).
+    """
     if ref.startswith("sample:"):
         name = ref.split(":", 1)[1]
         if name not in SAMPLES:
             raise DataError(f"data.train: unknown sample {name!r}; bundled samples: {', '.join(SAMPLES)}")
         return SAMPLES[name]
     if ref.startswith("corpus:"):
-        raise DataError(f"data.train: {ref!r} names a workspace corpus, but corpus import is not available yet")
+        from core.corpus_store import corpus_data_file
+
+        return corpus_data_file(corpora_dir if corpora_dir is not None else resolve_home().corpora, ref.split(":", 1)[1])
     path = Path(ref).expanduser()
     if not path.is_absolute() and base_dir is not None:
         path = base_dir / path
@@ -55,22 +65,33 @@ def absolute_data_refs(config, base_dir: Path | None):
 
 def decode_bytes(raw: bytes, name: str) -> str:
     """Decode a text file, preferring UTF-8 and recognising the encodings TC users actually meet."""
+    encoding = detect_encoding(raw, name)
+    if encoding not in ("utf-8", "utf-8-sig"):
+        warnings.warn(f"{name}: decoded as {encoding.upper() if encoding == 'utf-16' else encoding} (not UTF-8)", stacklevel=2)
+    return raw.decode(encoding)
+
+
+def detect_encoding(raw: bytes, name: str, *, complete: bool = True) -> str:
+    """The codec name for ``raw``; with ``complete=False`` it is only the head of a longer stream."""
     if raw.startswith(b"\xef\xbb\xbf"):
-        raw = raw[3:]
-    elif raw.startswith((b"\xff\xfe", b"\xfe\xff")):
-        warnings.warn(f"{name}: decoded as UTF-16 (not UTF-8)", stacklevel=2)
-        return raw.decode("utf-16")
+        return "utf-8-sig"
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "utf-16"
     if b"\x00" in raw[:4096]:
         raise DataError(f"{name}: looks like a binary file (contains NUL bytes), not text")
+    if not complete and b"\n" in raw:
+        # A newline byte never occurs inside a UTF-8, Big5 or GB18030 character: the head cut there decodes whole.
+        raw = raw[: raw.rindex(b"\n") + 1]
     try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError:
-        pass
+        raw.decode("utf-8")
+        return "utf-8"
+    except UnicodeDecodeError as error:
+        if not complete and error.reason == "unexpected end of data":
+            return "utf-8"
     encoding = _guess_cjk_encoding(raw)
     if encoding is None:
         raise DataError(f"{name}: not UTF-8 and not recognisable as UTF-16, Big5 or GB18030; re-save it as UTF-8")
-    warnings.warn(f"{name}: decoded as {encoding} (not UTF-8)", stacklevel=2)
-    return raw.decode(encoding)
+    return encoding
 
 
 def _guess_cjk_encoding(raw: bytes) -> str | None:
@@ -82,7 +103,8 @@ def _guess_cjk_encoding(raw: bytes) -> str | None:
         except UnicodeDecodeError:
             continue
         candidates.append((_commonness(text), encoding))
-    if not candidates:
+    # Real prose scores ~0.5, random bytes read as either codec ~0.17: below 0.3 the file is not text.
+    if not candidates or max(candidates)[0] < 0.3:
         return None
     return max(candidates)[1]
 
@@ -241,9 +263,11 @@ def read_examples(path: Path, fmt: str = "auto") -> list[Example]:
     return examples
 
 
-def load_training_examples(refs: list[str], fmt: str, base_dir: Path | None) -> tuple[list[Example], list[Path]]:
+def load_training_examples(refs: list[str], fmt: str, base_dir: Path | None,
+                           workspace: "Workspace | None" = None) -> tuple[list[Example], list[Path]]:
     """Every example from every file in ``data.train``, with the resolved paths for the record."""
-    paths = [resolve_data_path(ref, base_dir) for ref in refs]
+    corpora = workspace.corpora if workspace is not None else None
+    paths = [resolve_data_path(ref, base_dir, corpora) for ref in refs]
     examples: list[Example] = []
     for path in paths:
         examples.extend(read_examples(path, fmt))

@@ -20,6 +20,8 @@ def load_trained(run_dir: str | Path, workspace: Workspace, *, device: str = "au
     """``(model, tokenizer)`` for a finished run folder, in eval mode."""
     from peft import PeftModel
 
+    from core.vocab_run import apply_adapter_vocab
+
     folder = RunFolder(Path(run_dir))
     if not folder.config_file.is_file():
         raise ModelError(f"{run_dir} is not a Bailong run folder (no config.yaml)")
@@ -32,6 +34,7 @@ def load_trained(run_dir: str | Path, workspace: Workspace, *, device: str = "au
     quant = quantization_config(bits, config.quant.type, config.quant.double_quant, dtype)
     source = resolve_model(config.base_model, workspace)
     base = load_base_model(source, workspace, device=device, compute_dtype=dtype, quant=quant, trust_remote_code=config.trust_remote_code)
+    apply_adapter_vocab(base, folder.adapter)  # an extended vocabulary: grow the embeddings first
     model = PeftModel.from_pretrained(base, str(folder.adapter))
     model.eval()
     tokenizer = load_tokenizer(str(folder.adapter))

@@ -136,6 +136,8 @@ def model_card(config: RunConfig, summary: dict[str, Any], data_files: list[str]
         f"| trained tokens | {summary.get('tokens')} |",
         f"| LoRA | r={config.lora.r}, alpha={config.lora.alpha}, targets={config.lora.targets}, embeddings={config.lora.embeddings} |",
         f"| sequence length | {config.data.seq_len} (packing {'on' if config.data.packing else 'off'}) |",
+        *([f"| vocabulary | extended ({', '.join(config.vocab.learn_from) or config.vocab.tokenizer}); init {config.vocab.init}, "
+           f"{config.vocab.warmup_steps} warm-up steps; new rows in adapter/vocab_embeddings.safetensors |"] if config.vocab.enabled else []),
         f"| training time | {summary.get('elapsed_s')} s on {summary.get('device')} |",
         "",
         "Data: " + ", ".join(f"`{d}`" for d in data_files),

@@ -226,7 +226,7 @@ def train(
     keep_model: bool = False,
 ) -> TrainResult:
     prepared = prepare(config, workspace, config_dir=config_dir, resume=resume)
-    config, folder = prepared.config, prepared.folder
+    config = prepared.config
     device = pick_device(config.train.device)
     dtype = pick_compute_dtype(config.quant.compute_dtype, device)
     _seed_everything(config.train.seed)

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from core.cli import command_adder
 from jobs.models import FINISHED, Job
 
 FOLLOW_POLL_S = 0.5
@@ -123,12 +124,7 @@ def register(subparsers) -> None:
     jobs = subparsers.add_parser("jobs", help="queue and watch training jobs")
     sub = jobs.add_subparsers(dest="jobs_command", required=True)
 
-    def command(name: str, help: str, func) -> argparse.ArgumentParser:
-        parser = sub.add_parser(name, help=help)
-        parser.add_argument("--home", help="workspace folder (default: $BAILONG_HOME or ~/.bailong-studio)")
-        parser.add_argument("--json", action="store_true", help="machine-readable output")
-        parser.set_defaults(func=func)
-        return parser
+    command = command_adder(sub)
 
     command("submit", "queue a run config and start the scheduler if none runs", _submit).add_argument("config")
     listing = command("list", "jobs, newest first", _list)

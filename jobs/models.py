@@ -184,5 +184,12 @@ class BenchItem(Base):
     rule_hits: Mapped[list[Any] | None] = mapped_column(JSON)
     score: Mapped[float | None] = mapped_column(Float)
     status: Mapped[str] = mapped_column(String(16), default="pending")  # pending | answered | judged | unparsed
+    expected_language: Mapped[list[Any] | None] = mapped_column(JSON)  # one per turn
+    reference: Mapped[list[Any] | None] = mapped_column(JSON)
+    # How often answers were generated for this item and when: a resumed run must leave finished items alone.
+    generations: Mapped[int] = mapped_column(Integer, default=0)
+    answered_at: Mapped[datetime | None] = mapped_column(DateTime)
+    judge_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    judged_at: Mapped[datetime | None] = mapped_column(DateTime)
 
     run: Mapped[BenchRun] = relationship(back_populates="items")

@@ -11,10 +11,15 @@ import gradio as gr
 
 from core.workspace import resolve_home
 from jobs.store import JobStore
+from studio.bench_tab import build_bench
+from studio.chat_tab import build_chat
+from studio.compare_tab import build_compare
+from studio.corpus_tab import build_corpus
 from studio.history_tab import build_history
 from studio.i18n import I18N, T
 from studio.jobs_tab import build_jobs, keep_queue_alive
 from studio.train_tab import build_train
+from studio.vocab_tab import build_vocab
 
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
 CSS = """
@@ -37,6 +42,16 @@ def build_app(home: str | None = None) -> gr.Blocks:
                 build_jobs(store, train, tabs, jobs_tab)
             with gr.Tab(T("tab.history"), id="history", elem_id="tab-history") as history:
                 build_history(store, history)
+            with gr.Tab(T("tab.chat"), id="chat", elem_id="tab-chat") as chat:
+                build_chat(store, chat)
+            with gr.Tab(T("tab.compare"), id="compare", elem_id="tab-compare") as compare:
+                build_compare(store, compare)
+            with gr.Tab(T("tab.corpus"), id="corpus", elem_id="tab-corpus") as corpus:
+                build_corpus(store, corpus)
+            with gr.Tab(T("tab.bench"), id="bench", elem_id="tab-bench") as bench:
+                build_bench(store, bench)
+            with gr.Tab(T("tab.vocab"), id="vocab", elem_id="tab-vocab") as vocab:
+                build_vocab(store, vocab)
     app.store = store  # type: ignore[attr-defined]  # the launcher needs the workspace it opened
     return app
 

@@ -23,7 +23,7 @@ from pydantic.fields import FieldInfo
 from core.config import RunConfig, format_errors
 from core.errors import ConfigError
 
-GROUPS = ("run", "model", "data", "quant", "lora", "train")
+GROUPS = ("run", "model", "data", "vocab", "quant", "lora", "train")
 _SHOW_IF = re.compile(r"^\s*(\w+)\s*==\s*(.+?)\s*$")
 
 
@@ -132,8 +132,7 @@ def _set(data: dict[str, Any], path: tuple[str, ...], value: Any) -> None:
 class RunForm:
     """All bound fields of the Train form, laid out by group, with the helpers callbacks need."""
 
-    def __init__(self, group_labels: dict[str, Any], initial: RunConfig,
-                 extra_group: Callable[[], None] | None = None) -> None:
+    def __init__(self, group_labels: dict[str, Any], initial: RunConfig) -> None:
         leaves = _leaf_fields(RunConfig)
         start = initial.model_dump(mode="json")
         self.fields: list[BoundField] = []
@@ -147,8 +146,6 @@ class RunForm:
                         widget.elem_id = element_id(path)  # stable hooks for the browser test and custom CSS
                         error = gr.Markdown(visible=False, elem_classes=["field-error"])
                     self.fields.append(BoundField(path, info, widget, to_widget, from_widget, error, box))
-            if group == "data" and extra_group is not None:
-                extra_group()
 
     @property
     def widgets(self) -> list[gr.components.Component]:

@@ -16,7 +16,7 @@ from jobs.store import JobStore
 from studio.form import GROUPS, RunForm
 from studio.i18n import T
 from studio.messages import as_message
-from studio.uploads import config_file, store_upload
+from studio.uploads import add_uploads, config_file
 
 PRESET_NAMES = {"bailong-pretrain": "Bailong pre-training", "bailong-sft": "Bailong SFT"}
 
@@ -45,11 +45,7 @@ def build_train(store: JobStore) -> TrainTab:
         saved = gr.File(label=T("save_yaml"), visible=False, interactive=False)
     with gr.Row():
         with gr.Column(scale=3):
-            def vocabulary_placeholder() -> None:
-                with gr.Accordion(T("group.vocab"), open=False):
-                    gr.Markdown(T("vocab.placeholder"))
-
-            form = RunForm({g: T(f"group.{g}") for g in GROUPS}, shipped[first], extra_group=vocabulary_placeholder)
+            form = RunForm({g: T(f"group.{g}") for g in GROUPS}, shipped[first])
             upload = gr.File(label=T("upload_data"), file_count="multiple", file_types=[".txt", ".jsonl", ".json", ".csv", ".parquet"])
         with gr.Column(scale=2):
             preview = gr.Code(dump_config(shipped[first]), language="yaml", label=T("yaml_preview"), interactive=False,
@@ -100,10 +96,7 @@ def build_train(store: JobStore) -> TrainTab:
 
     @as_message
     def add_files(files, current):
-        paths = [str(store_upload(workspace, f if isinstance(f, str) else f.name, Path(f if isinstance(f, str) else f.name).name))
-                 for f in files or []]
-        existing = [line for line in (current or "").splitlines() if line.strip()]
-        return "\n".join(dict.fromkeys(existing + paths))
+        return add_uploads(workspace, files, current)
 
     upload.upload(add_files, [upload, data_train.widget], data_train.widget)
 

@@ -40,6 +40,16 @@ def store_upload(workspace: Workspace, temp_path: str | Path, original_name: str
     return target
 
 
+def add_uploads(workspace: Workspace, files: list | None, current: str | None) -> str:
+    """A one-path-a-line file list with the browser's uploads added (copied into the workspace first)."""
+    paths = []
+    for f in files or []:
+        temp = f if isinstance(f, str) else f.name
+        paths.append(str(store_upload(workspace, temp, Path(temp).name)))
+    existing = [line for line in (current or "").splitlines() if line.strip()]
+    return "\n".join(dict.fromkeys(existing + paths))
+
+
 def config_file(workspace: Workspace, name: str) -> Path:
     folder = workspace.root / "configs"
     folder.mkdir(parents=True, exist_ok=True)

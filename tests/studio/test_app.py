@@ -37,6 +37,15 @@ def test_the_form_round_trips_each_preset(name):
     assert messages == {} and config == preset
 
 
+def test_the_form_keeps_the_vocabulary_section():
+    """Regression: the form once had no vocab group, so a loaded YAML lost its vocab settings on Start."""
+    extended = parse_config({"name": "zt", "vocab": {"learn_from": ["corpus:news"], "new_tokens": 5000, "init": "mean",
+                                                     "warmup_steps": 20}})
+    form = make_form(RunConfig())
+    config, messages = form.validate(form.values_for(extended))
+    assert messages == {} and config == extended and config.vocab.enabled
+
+
 def test_validation_messages_land_on_the_field_they_name():
     form = make_form(RunConfig())
     values = form.values_for(RunConfig())

@@ -70,6 +70,12 @@ def upgrade() -> None:
         sa.Column("rule_hits", sa.JSON),
         sa.Column("score", sa.Float),
         sa.Column("status", sa.String(16), nullable=False),
+        sa.Column("expected_language", sa.JSON),
+        sa.Column("reference", sa.JSON),
+        sa.Column("generations", sa.Integer, nullable=False, server_default="0"),
+        sa.Column("answered_at", sa.DateTime),
+        sa.Column("judge_attempts", sa.Integer, nullable=False, server_default="0"),
+        sa.Column("judged_at", sa.DateTime),
         sa.UniqueConstraint("run_id", "item_id", name="uq_bench_item_run_item"),
     )
     op.create_index("ix_bench_items_run_id", "bench_items", ["run_id"])
