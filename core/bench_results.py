@@ -18,6 +18,7 @@ from html import escape
 from typing import Any
 
 from core.bench_data import CATEGORIES
+from core.svg_chart import empty_svg
 
 EXPORT_FIELDS = ["item_id", "category", "language", "status", "score", "judge_score", "rules", "turns", "answers", "judge_output"]
 RUN_COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b"]
@@ -67,7 +68,7 @@ def radar_svg(series: dict[str, dict[str, Any]], size: int = 420) -> str:
     for summary in series.values():
         categories += [c for c in summary["categories"] if c not in categories]
     if len(categories) < 3:
-        return f'<svg class="bench-radar" width="{size}" height="{size}"><text x="12" y="24" fill="#888">needs three or more categories with scores</text></svg>'
+        return empty_svg("bench-radar", size, size, "needs three or more categories with scores")
     cx = cy = size / 2
     radius = size / 2 - 70
 

@@ -14,6 +14,7 @@ import sys
 import warnings
 from importlib.metadata import entry_points
 from pathlib import Path
+from typing import Any
 
 from core.errors import BailongError
 
@@ -22,6 +23,11 @@ PRESETS = Path(__file__).resolve().parent.parent / "assets" / "presets"
 
 def _add_home(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--home", help="workspace folder (default: $BAILONG_HOME or ~/.bailong-studio)")
+
+
+def print_result(args: argparse.Namespace, data: Any, text: str) -> None:
+    """``--json``: one JSON document (anything not JSON-native as its string); otherwise the human line."""
+    print(json.dumps(data, ensure_ascii=False, default=str) if args.json else text)
 
 
 def command_adder(sub: argparse._SubParsersAction):

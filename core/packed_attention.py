@@ -34,16 +34,17 @@ def segment_bounds(positions: list[int]) -> list[tuple[int, int]]:
 def packed_attention_forward(module, query, key, value, attention_mask, dropout: float = 0.0,
                              scaling: float | None = None, position_ids: torch.Tensor | None = None, **kwargs):
     rows = None if position_ids is None or query.shape[2] != key.shape[2] else position_ids.expand(query.shape[0], -1).tolist()
-    if rows is None or all(len(segment_bounds(r)) == 1 for r in rows):
+    bounds = None if rows is None else [segment_bounds(r) for r in rows]
+    if bounds is None or all(len(b) == 1 for b in bounds):
         return sdpa_attention_forward(module, query, key, value, attention_mask, dropout=dropout, scaling=scaling, **kwargs)
     groups = getattr(module, "num_key_value_groups", 1)
     key, value = repeat_kv(key, groups), repeat_kv(value, groups)
     outputs = []
-    for b, positions in enumerate(rows):
+    for b, row_bounds in enumerate(bounds):
         pieces = [
             F.scaled_dot_product_attention(query[b : b + 1, :, s:e], key[b : b + 1, :, s:e], value[b : b + 1, :, s:e],
                                            is_causal=True, dropout_p=dropout if module.training else 0.0, scale=scaling)
-            for s, e in segment_bounds(positions)
+            for s, e in row_bounds
         ]
         outputs.append(torch.cat(pieces, dim=2))
     return torch.cat(outputs, dim=0).transpose(1, 2).contiguous(), None

@@ -9,14 +9,10 @@ character for the base model and each initialisation. ``--json`` output is a pub
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
-from typing import Any
 
-
-def _print(args: argparse.Namespace, data: dict[str, Any], text: str) -> None:
-    print(json.dumps(data, ensure_ascii=False) if args.json else text)
+from core.cli import print_result
 
 
 def _say(args: argparse.Namespace):
@@ -43,7 +39,7 @@ def _learn(args: argparse.Namespace) -> int:
         "held_out_documents": meta["held_out_documents"], "seconds": round(time.perf_counter() - started, 2),
         **{k: report.get(k) for k in ("tokens_per_char_base", "tokens_per_char", "reduction")},
     }
-    _print(args, data, f"learned {data['learned_tokens']:,} tokens into {data['out']} (vocabulary {data['vocab_size']:,}); "
+    print_result(args, data, f"learned {data['learned_tokens']:,} tokens into {data['out']} (vocabulary {data['vocab_size']:,}); "
                        f"held-out tokens/char {data['tokens_per_char_base']} -> {data['tokens_per_char']}")
     return 0
 
@@ -66,7 +62,7 @@ def _report(args: argparse.Namespace) -> int:
     lines = [f"tokens/char: base {report['tokens_per_char_base']} -> extended {report['tokens_per_char']} "
              f"({report['reduction']}x fewer)"]
     lines += [f"nats/char {name}: {value}" for name, value in report.get("nats_per_char", {}).items()]
-    _print(args, report, "\n".join(lines))
+    print_result(args, report, "\n".join(lines))
     return 0
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from core.packing import IGNORE, Sequences, batches, build_sequences
+from core.svg_chart import Axes, empty_svg
 
 REPORT_FILE = "vocab_report.json"
 EVAL_WINDOW = 1024
@@ -82,28 +83,17 @@ def efficiency_svg(report: dict[str, Any], width: int = 560, height: int = 260) 
     per = report.get("per_document") or {}
     chars = per.get("characters") or []
     if not chars:
-        return f'<svg class="vocab-plot" width="{width}" height="{height}"><text x="12" y="24" fill="#888">no held-out text</text></svg>'
-    pad_l, pad_r, pad_t, pad_b = 56, 12, 12, 30
-    x1 = max(chars) or 1
-    y1 = max(max(per["base_tokens"]), max(per["tokens"])) or 1
-
-    def sx(v: float) -> float:
-        return pad_l + v / x1 * (width - pad_l - pad_r)
-
-    def sy(v: float) -> float:
-        return pad_t + (1 - v / y1) * (height - pad_t - pad_b)
-
-    parts = [f'<svg class="vocab-plot" width="{width}" height="{height}" font-size="11" font-family="sans-serif">',
-             f'<rect x="{pad_l}" y="{pad_t}" width="{width - pad_l - pad_r}" height="{height - pad_t - pad_b}" fill="none" stroke="#ddd"/>']
-    for v in (0, y1 / 2, y1):
-        parts.append(f'<text x="{pad_l - 6}" y="{sy(v) + 4:.1f}" text-anchor="end" fill="#555">{v:.0f}</text>')
-    parts.append(f'<text x="{pad_l}" y="{height - 8}" fill="#555">0</text>')
-    parts.append(f'<text x="{width - pad_r}" y="{height - 8}" text-anchor="end" fill="#555">{x1} characters</text>')
+        return empty_svg("vocab-plot", width, height, "no held-out text")
+    axes = Axes(width, height, 0, max(chars) or 1, 0, max(max(per["base_tokens"]), max(per["tokens"])) or 1, pad_b=30)
+    sx, sy = axes.sx, axes.sy
+    parts = axes.open("vocab-plot") + axes.y_labels(".0f")
+    parts.append(f'<text x="{axes.pad_l}" y="{height - 8}" fill="#555">0</text>')
+    parts.append(f'<text x="{width - axes.pad_r}" y="{height - 8}" text-anchor="end" fill="#555">{axes.x1} characters</text>')
     for key, colour, label, row in (("base_tokens", "#999", "base", 14), ("tokens", "#1f77b4", "extended", 28)):
         dots = "".join(f'<circle cx="{sx(c):.1f}" cy="{sy(t):.1f}" r="2"/>' for c, t in zip(chars, per[key]))
         parts.append(f'<g class="{key}" fill="{colour}" fill-opacity="0.6">{dots}</g>')
         ratio = report["tokens_per_char_base" if key == "base_tokens" else "tokens_per_char"]
-        parts.append(f'<text x="{pad_l + 8}" y="{pad_t + row}" fill="{colour}">{html.escape(label)}: {ratio} tokens/char</text>')
+        parts.append(f'<text x="{axes.pad_l + 8}" y="{axes.pad_t + row}" fill="{colour}">{html.escape(label)}: {ratio} tokens/char</text>')
     parts.append("</svg>")
     return "".join(parts)
 

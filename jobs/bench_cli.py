@@ -10,29 +10,16 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
+from core.cli import print_result
+from jobs.cli import store_for
 from jobs.models import FINISHED
 
 POLL_S = 0.5
-
-
-def _print(args: argparse.Namespace, data: Any, text: str) -> None:
-    print(json.dumps(data, ensure_ascii=False, default=str) if args.json else text)
-
-
-def _store(args: argparse.Namespace):
-    from jobs.scheduler import mark_lost_workers, scheduler_running
-    from jobs.store import open_store
-
-    store = open_store(args.home)
-    if not scheduler_running(store.workspace):
-        mark_lost_workers(store)
-    return store
 
 
 def _run_result(store, run_id: int) -> dict[str, Any]:
@@ -61,7 +48,7 @@ def _run(args: argparse.Namespace) -> int:
     from core.judge import api_key_from_env
     from jobs import bench_store
 
-    store = _store(args)
+    store = store_for(args)
     generation = {"max_new_tokens": args.max_new_tokens, "temperature": args.temperature}
     run_id, job = bench_store.submit_bench(
         store, model=args.model, judge=args.judge, judge_model=args.judge_model,
@@ -90,7 +77,7 @@ def _run(args: argparse.Namespace) -> int:
     text = f"run {run_id} ({job.status})\n{summary_text(data['summary'])}"
     if job.error:
         text += f"\n{job.error.splitlines()[0]}"
-    _print(args, data, text)
+    print_result(args, data, text)
     return 0 if job.status == "succeeded" else 1
 
 
@@ -98,7 +85,7 @@ def _show(args: argparse.Namespace) -> int:
     from core.bench_results import summarise, summary_text
     from jobs import bench_store
 
-    store = _store(args)
+    store = store_for(args)
     data = _run_result(store, args.run)
     items = bench_store.items(store, args.run)
     data["summary"] = summarise(items)
@@ -111,7 +98,7 @@ def _show(args: argparse.Namespace) -> int:
             rules = "; ".join(h["reason"] for h in item["rule_hits"] or [])
             score = "–" if item["score"] is None else f"{item['score']:g}"
             lines.append(f"{item['item_id']:<28}{item['status']:<10}{score:>5}  {rules}")
-    _print(args, data, "\n".join(lines))
+    print_result(args, data, "\n".join(lines))
     return 0
 
 
@@ -123,7 +110,7 @@ def _compare(args: argparse.Namespace) -> int:
         from core.errors import ConfigError
 
         raise ConfigError("compare: give two or more run ids")
-    store = _store(args)
+    store = store_for(args)
     summaries = {}
     for run_id in args.runs:
         run = bench_store.get_run(store, run_id)
@@ -132,17 +119,17 @@ def _compare(args: argparse.Namespace) -> int:
     names = list(summaries)
     header = f"{'category':<22}" + "".join(f"{n[:18]:>20}" for n in names)
     body = [f"{r['category']:<22}" + "".join(f"{'–' if r[n] is None else format(r[n], '.2f'):>20}" for n in names) for r in rows]
-    _print(args, {"runs": names, "rows": rows}, "\n".join([header, *body]))
+    print_result(args, {"runs": names, "rows": rows}, "\n".join([header, *body]))
     return 0
 
 
 def _list(args: argparse.Namespace) -> int:
     from jobs import bench_store
 
-    runs = [bench_store.run_dict(r) for r in bench_store.list_runs(_store(args), args.limit)]
+    runs = [bench_store.run_dict(r) for r in bench_store.list_runs(store_for(args), args.limit)]
     lines = [f"{r['id']:>4}  {r['status']:<10} {'' if not r['summary'] or r['summary'].get('overall') is None else format(r['summary']['overall'], '.2f'):>6}"
              f"  {r['model']}  (judge {r['judge']})" for r in runs]
-    _print(args, runs, "\n".join(lines) or "no Bailong-bench runs")
+    print_result(args, runs, "\n".join(lines) or "no Bailong-bench runs")
     return 0
 
 
@@ -150,13 +137,13 @@ def _export(args: argparse.Namespace) -> int:
     from core.bench_results import export_csv, export_json
     from jobs import bench_store
 
-    store = _store(args)
+    store = store_for(args)
     run = bench_store.run_dict(bench_store.get_run(store, args.run))
     items = bench_store.items(store, args.run)
     text = export_csv(items) if args.format == "csv" else export_json(run, items)
     if args.output:
         Path(args.output).write_text(text, encoding="utf-8")
-        _print(args, {"path": str(Path(args.output).resolve())}, f"wrote {args.output}")
+        print_result(args, {"path": str(Path(args.output).resolve())}, f"wrote {args.output}")
     else:
         sys.stdout.write(text)
     return 0

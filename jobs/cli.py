@@ -7,19 +7,19 @@ Registered into the core CLI through the ``bailong.commands`` entry point. Every
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from core.cli import command_adder
+from core.cli import command_adder, print_result
 from jobs.models import FINISHED, Job
 
 FOLLOW_POLL_S = 0.5
 
 
-def _store(args: argparse.Namespace):
+def store_for(args: argparse.Namespace):
+    """The workspace's store for a CLI command; with no scheduler watching, dead workers' jobs are closed first."""
     from jobs.scheduler import mark_lost_workers, scheduler_running
     from jobs.store import open_store
 
@@ -34,10 +34,6 @@ def _summary(job: Job) -> dict[str, Any]:
             "last_loss": job.last_loss, "created_at": job.created_at.isoformat(), "base_model": job.base_model}
 
 
-def _print(args: argparse.Namespace, data: Any, text: str) -> None:
-    print(json.dumps(data, ensure_ascii=False) if args.json else text)
-
-
 def _submit(args: argparse.Namespace) -> int:
     from core.config import load_config
     from jobs.scheduler import start_detached
@@ -47,56 +43,56 @@ def _submit(args: argparse.Namespace) -> int:
     store = open_store(args.home)
     job = store.submit(config, config_dir=Path(args.config).resolve().parent)
     started = start_detached(store.workspace) is not None
-    _print(args, {"id": job.id, "name": job.name, "status": job.status, "scheduler_started": started},
+    print_result(args, {"id": job.id, "name": job.name, "status": job.status, "scheduler_started": started},
            f"queued job {job.id} ({job.name})" + ("; started the scheduler" if started else ""))
     return 0
 
 
 def _list(args: argparse.Namespace) -> int:
-    jobs = _store(args).list_jobs(statuses=args.status, limit=args.limit)
+    jobs = store_for(args).list_jobs(statuses=args.status, limit=args.limit)
     lines = [f"{j.id:>5}  {j.status:<11} {j.step:>6}/{j.total_steps or '?':<6} "
              f"{'' if j.last_loss is None else f'{j.last_loss:.4f}':>8}  {j.name}" for j in jobs]
-    _print(args, [_summary(j) for j in jobs], "\n".join(lines) or "no jobs")
+    print_result(args, [_summary(j) for j in jobs], "\n".join(lines) or "no jobs")
     return 0
 
 
 def _show(args: argparse.Namespace) -> int:
-    store = _store(args)
+    store = store_for(args)
     job = store.get(args.id)
     data = job.as_dict()
     data["artifacts"] = [{"kind": a.kind, "path": a.path, "bytes": a.bytes, "sha256": a.sha256} for a in store.artifacts(job.id)]
     text = "\n".join(f"{k}: {v}" for k, v in data.items() if k not in ("config", "artifacts") and v is not None)
-    _print(args, data, text)
+    print_result(args, data, text)
     return 0
 
 
 def _cancel(args: argparse.Namespace) -> int:
     from jobs.models import Status
 
-    outcome = _store(args).request_cancel(args.id)
+    outcome = store_for(args).request_cancel(args.id)
     state = "cancelled" if outcome == Status.cancelled else "stopping"
-    _print(args, {"id": args.id, "status": state}, f"job {args.id}: {state}")
+    print_result(args, {"id": args.id, "status": state}, f"job {args.id}: {state}")
     return 0
 
 
 def _resume(args: argparse.Namespace) -> int:
     from jobs.scheduler import start_detached
 
-    store = _store(args)
+    store = store_for(args)
     store.resume(args.id)
     started = start_detached(store.workspace) is not None
-    _print(args, {"id": args.id, "status": "queued", "scheduler_started": started}, f"job {args.id}: queued to resume")
+    print_result(args, {"id": args.id, "status": "queued", "scheduler_started": started}, f"job {args.id}: queued to resume")
     return 0
 
 
 def _logs(args: argparse.Namespace) -> int:
     from jobs.logs import tail
 
-    store = _store(args)
+    store = store_for(args)
     job = store.get(args.id)
     if not args.follow:
         text = tail(job.log_path, args.lines)
-        _print(args, {"id": job.id, "log_path": job.log_path, "lines": text.splitlines()}, text)
+        print_result(args, {"id": job.id, "log_path": job.log_path, "lines": text.splitlines()}, text)
         return 0
     # Follow the open file rather than the path: the worker renames it into the run folder mid-run.
     stream = None

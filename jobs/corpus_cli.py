@@ -8,11 +8,10 @@ line (exit status 2) and an interrupted import leaves nothing behind.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from typing import Any
 
-from core.cli import command_adder
+from core.cli import command_adder, print_result
 from core.corpus_clean import Pipeline
 
 
@@ -20,10 +19,6 @@ def _store(args: argparse.Namespace):
     from jobs.store import open_store
 
     return open_store(args.home)
-
-
-def _print(args: argparse.Namespace, data: Any, text: str) -> None:
-    print(json.dumps(data, ensure_ascii=False) if args.json else text)
 
 
 def _pipeline(args: argparse.Namespace) -> dict[str, Any]:
@@ -55,7 +50,7 @@ def _import(args: argparse.Namespace) -> int:
         return 130
     finally:
         bar.close()
-    _print(args, manifest, summary_line(manifest))
+    print_result(args, manifest, summary_line(manifest))
     return 0
 
 
@@ -64,7 +59,7 @@ def _list(args: argparse.Namespace) -> int:
 
     rows = list_corpora(_store(args))
     lines = [f"{c.name:<24} {c.kind:<13} {c.rows:>10,} rows {c.chars:>13,} chars  {c.created_at:%Y-%m-%d %H:%M}" for c in rows]
-    _print(args, [c.as_dict() for c in rows], "\n".join(lines) or "no corpora")
+    print_result(args, [c.as_dict() for c in rows], "\n".join(lines) or "no corpora")
     return 0
 
 
@@ -85,7 +80,7 @@ def _stats(args: argparse.Namespace) -> int:
         lines.append(f"tokens: {stats['tokens']:,}{' (estimated)' if stats['tokens_estimated'] else ''}, "
                      f"{stats['tokens_per_char']:.3f} per char")
     lines.append("top bigrams: " + " ".join(f"{g}({n})" for g, n in stats["top_bigrams"][:10]))
-    _print(args, manifest, "\n".join(lines))
+    print_result(args, manifest, "\n".join(lines))
     return 0
 
 
@@ -93,7 +88,7 @@ def _export(args: argparse.Namespace) -> int:
     from core.corpus_store import export_corpus
 
     rows = export_corpus(_store(args).workspace.corpora, args.name, args.out)
-    _print(args, {"name": args.name, "out": args.out, "rows": rows}, f"wrote {rows:,} rows to {args.out}")
+    print_result(args, {"name": args.name, "out": args.out, "rows": rows}, f"wrote {rows:,} rows to {args.out}")
     return 0
 
 
@@ -101,7 +96,7 @@ def _rename(args: argparse.Namespace) -> int:
     from jobs.corpora import rename
 
     rename(_store(args), args.old, args.new)
-    _print(args, {"old": args.old, "new": args.new}, f"renamed corpus {args.old} to {args.new}")
+    print_result(args, {"old": args.old, "new": args.new}, f"renamed corpus {args.old} to {args.new}")
     return 0
 
 
@@ -109,7 +104,7 @@ def _delete(args: argparse.Namespace) -> int:
     from jobs.corpora import delete_corpus
 
     delete_corpus(_store(args), args.name)
-    _print(args, {"deleted": args.name}, f"deleted corpus {args.name}")
+    print_result(args, {"deleted": args.name}, f"deleted corpus {args.name}")
     return 0
 
 

@@ -20,6 +20,7 @@ from core import corpus_build, corpus_store
 from core.corpus_clean import Pipeline
 from core.corpus_stats import char_diff
 from core.errors import DataError
+from core.svg_chart import empty_svg
 from jobs import corpora
 from jobs.models import Status
 from jobs.scheduler import start_detached
@@ -91,7 +92,7 @@ def shares_svg(shares: dict[str, float], width: int = 520, height: int = 46) -> 
 
 def histogram_svg(bins: list[dict[str, int]], width: int = 520, height: int = 200) -> str:
     if not bins:
-        return f'<svg class="length-histogram" width="{width}" height="40"><text x="8" y="24" fill="#888">no documents</text></svg>'
+        return empty_svg("length-histogram", width, 40, "no documents", x=8)
     pad_l, pad_b, pad_t = 44, 34, 10
     top = max(b["count"] for b in bins)
     bar = (width - pad_l) / len(bins)

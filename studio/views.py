@@ -12,6 +12,7 @@ from typing import Any
 
 import pandas as pd
 
+from core.svg_chart import Axes, empty_svg
 from jobs.models import Job, Status
 from jobs.store import JobStore
 
@@ -131,23 +132,11 @@ def loss_curve_svg(store: JobStore, job_id: int | None, width: int = 560, height
     """
     frame = metrics_frame(store, job_id)
     if frame.empty:
-        return f'<svg class="loss-curve" width="{width}" height="{height}"><text x="12" y="24" fill="#888">no steps logged yet</text></svg>'
-    pad_l, pad_r, pad_t, pad_b = 56, 12, 12, 28
-    x0, x1 = float(frame.step.min()), float(frame.step.max())
-    y0, y1 = float(frame.value.min()), float(frame.value.max())
-    x1, y1 = (x1 if x1 > x0 else x0 + 1), (y1 if y1 > y0 else y0 + 1e-6)
-
-    def sx(v: float) -> float:
-        return pad_l + (v - x0) / (x1 - x0) * (width - pad_l - pad_r)
-
-    def sy(v: float) -> float:
-        return pad_t + (y1 - v) / (y1 - y0) * (height - pad_t - pad_b)
-
-    parts = [f'<svg class="loss-curve" width="{width}" height="{height}" font-size="11" font-family="sans-serif">',
-             f'<rect x="{pad_l}" y="{pad_t}" width="{width - pad_l - pad_r}" height="{height - pad_t - pad_b}" fill="none" stroke="#ddd"/>']
-    for v in (y0, (y0 + y1) / 2, y1):
-        parts.append(f'<text x="{pad_l - 6}" y="{sy(v) + 4:.1f}" text-anchor="end" fill="#555">{v:.4g}</text>')
-    for v in (x0, x1):
+        return empty_svg("loss-curve", width, height, "no steps logged yet")
+    axes = Axes(width, height, float(frame.step.min()), float(frame.step.max()), float(frame.value.min()), float(frame.value.max()))
+    sx, sy = axes.sx, axes.sy
+    parts = axes.open("loss-curve") + axes.y_labels(".4g")
+    for v in (axes.x0, axes.x1):
         parts.append(f'<text x="{sx(v):.1f}" y="{height - 8}" text-anchor="middle" fill="#555">step {int(v)}</text>')
     for name, colour in (("loss", "#1f77b4"), ("eval_loss", "#ff7f0e")):
         points = frame[frame.metric == name].sort_values("step")
@@ -155,6 +144,7 @@ def loss_curve_svg(store: JobStore, job_id: int | None, width: int = 560, height
             continue
         coords = " ".join(f"{sx(a):.1f},{sy(b):.1f}" for a, b in zip(points.step, points.value))
         parts.append(f'<polyline class="{name}" points="{coords}" fill="none" stroke="{colour}" stroke-width="2"/>')
-        parts.append(f'<text x="{width - pad_r - 4}" y="{pad_t + (14 if name == "loss" else 28)}" text-anchor="end" fill="{colour}">{name}</text>')
+        parts.append(f'<text x="{width - axes.pad_r - 4}" y="{axes.pad_t + (14 if name == "loss" else 28)}" text-anchor="end" '
+                     f'fill="{colour}">{name}</text>')
     parts.append("</svg>")
     return "".join(parts)

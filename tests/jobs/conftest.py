@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -28,6 +29,12 @@ def tiny_run(tiny_model_dir, name: str, *, steps: int = 3, save_steps: int = 50,
         "quant": {"bits": 4}, "lora": {"r": 2, "alpha": 4, "embeddings": False},
         "train": {"max_steps": steps, "batch_size": 1, "save_steps": save_steps, "lr": 1e-3, "warmup_ratio": 0.0},
     }
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def wait_for(predicate: Callable[[], Any], timeout: float, what: str, poll: float = 0.2) -> Any:

@@ -7,7 +7,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import urllib.request
@@ -15,7 +14,7 @@ import urllib.request
 import pytest
 
 from jobs import bench_store
-from tests.jobs.conftest import REPO, wait_for
+from tests.jobs.conftest import REPO, free_port, wait_for
 
 
 def test_killed_run_resumes_without_redoing_finished_items(cli, home, tiny_model_dir):
@@ -55,12 +54,6 @@ def test_killed_run_resumes_without_redoing_finished_items(cli, home, tiny_model
     # The resumed worker said how many it found finished: at least the ones judged before the kill.
     resumed = re.findall(r"(\d+) of 6 items already judged", open(store.get(job.id).log_path).read())
     assert int(resumed[-1]) >= sum(1 for r in before if r["status"] in ("judged", "unparsed"))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def stop_server(process: subprocess.Popen) -> None:

@@ -10,8 +10,7 @@ import httpx
 import openai
 import pytest
 
-from tests.jobs.conftest import REPO, wait_for
-from tests.studio.test_browser import free_port
+from tests.jobs.conftest import REPO, free_port, wait_for
 
 KEY = "test-key"
 

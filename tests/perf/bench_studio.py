@@ -8,7 +8,6 @@ answers over HTTP; no model is loaded at start.
 from __future__ import annotations
 
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -17,14 +16,10 @@ import time
 import urllib.request
 from pathlib import Path
 
+from tests.jobs.conftest import free_port
+
 ROOT = Path(__file__).resolve().parents[2]
 JOBS = 1000
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def cold_start_s(home: Path) -> float:
