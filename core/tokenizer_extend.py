@@ -6,8 +6,8 @@ pre-tokenisation, so they would swallow pieces of neighbouring words and spaces.
 new merges rank after every original merge, so the original segmentation happens first and the new
 merges only join what it produced. Encoding stays lossless by construction: every new entry is the
 exact concatenation of the two entries its merge joins, and the byte-level decoder maps it back.
-Tokenizers of other families (SentencePiece/unigram, WordPiece, BPE without byte-level pre-tokenisation)
-are refused with a message naming what was found.
+SentencePiece BPE tokenizers (Llama 2 style) are the other family we extend (``core.sentencepiece_extend``);
+the rest (Unigram, WordPiece, BPE without bytes to fall back on) are refused with a message naming what was found.
 """
 
 from __future__ import annotations
@@ -17,6 +17,10 @@ import json
 from typing import Any
 
 from core.errors import ModelError
+from core.sentencepiece_extend import is_sentencepiece_bpe, missing_byte_pieces
+
+BYTE_LEVEL = "byte-level"
+SENTENCEPIECE = "sentencepiece"
 
 
 def _bytes_to_unicode() -> dict[int, str]:
@@ -62,19 +66,36 @@ def _has_byte_level(part: Any) -> bool:
     return any(_has_byte_level(p) for p in part.get("pretokenizers", []) or part.get("decoders", []))
 
 
+def tokenizer_family(spec: dict[str, Any]) -> str | None:
+    """``byte-level`` or ``sentencepiece`` for the two BPE families we extend, else None."""
+    model = spec.get("model") or {}
+    if model.get("type") != "BPE":
+        return None
+    if _has_byte_level(spec.get("pre_tokenizer")) and _has_byte_level(spec.get("decoder")):
+        return BYTE_LEVEL
+    return SENTENCEPIECE if is_sentencepiece_bpe(spec) else None
+
+
 def check_extendable(tokenizer: Any) -> dict[str, Any]:
     """The tokenizer's definition, or a ModelError naming the kind of tokenizer we cannot extend."""
     spec = tokenizer_json(tokenizer)
     model = spec.get("model") or {}
     kind = model.get("type", "unknown")
-    if kind != "BPE" or not _has_byte_level(spec.get("pre_tokenizer")) or not _has_byte_level(spec.get("decoder")):
-        family = "SentencePiece-style (Metaspace/byte-fallback)" if model.get("byte_fallback") or kind == "Unigram" else kind
+    family = tokenizer_family(spec)
+    name = type(tokenizer).__name__
+    if family is None:
+        described = "SentencePiece Unigram" if kind == "Unigram" else f"{kind} (neither byte-level nor SentencePiece-style)"
         raise ModelError(
-            f"cannot extend a {family} {kind} tokenizer ({type(tokenizer).__name__}); vocabulary extension supports "
-            "byte-level BPE tokenizers (GPT-2, SmolLM, Llama 3, Qwen style)"
+            f"cannot extend a {described} tokenizer ({name}); vocabulary extension supports byte-level BPE "
+            "(GPT-2, SmolLM, Llama 3, Qwen style) and SentencePiece BPE with byte fallback (Llama 2 style)"
         )
     if model.get("continuing_subword_prefix") or model.get("end_of_word_suffix"):
         raise ModelError("cannot extend a BPE tokenizer that uses subword prefixes/suffixes; byte-level BPE without them is supported")
+    if family == SENTENCEPIECE and (missing := missing_byte_pieces(spec)):
+        raise ModelError(
+            f"cannot extend this SentencePiece-style BPE tokenizer ({name}): {missing} of its 256 byte-fallback pieces "
+            "are missing, so text it has no pieces for would be lost"
+        )
     return spec
 
 

@@ -6,6 +6,8 @@ the ``tokenizers`` BPE trainer (Rust, so a megabyte takes seconds) learns merges
 Each learned merge therefore joins two strings the base tokenizer can already produce, and appending the
 merges to the base model (``core.tokenizer_extend``) reproduces the learned segmentation. Only strings
 the base splits into two or more pieces can come out of this, which is exactly the rule for a new token.
+A SentencePiece base (Llama 2 style) first gets the characters it lacks, since merges cannot join the
+byte pieces it falls back to; ``core.sentencepiece_extend`` merges the result the way Bailong did.
 An extended tokenizer folder is a normal Hugging Face tokenizer plus ``bailong_vocab.json``: the base it
 came from (with a fingerprint, so a mismatched base is refused), each new token with the base pieces it
 replaces, and a held-out slice of the text for the report.
@@ -22,18 +24,25 @@ from typing import Any, Callable, Iterable
 
 from core.datafiles import load_training_examples
 from core.errors import ConfigError, DataError, ModelError
-from core.tokenizer_extend import base_fingerprint, check_extendable, extended_spec, token_bytes, token_text
+from core.sentencepiece_extend import SPACE, is_byte_piece, merged_model, metaspace_prepend_scheme, model_piece_count, piece_text
+from core.sentencepiece_extend import extended_spec as sentencepiece_spec
+from core.tokenizer_extend import (
+    SENTENCEPIECE, base_fingerprint, check_extendable, extended_spec, next_free_id, token_bytes, token_text, tokenizer_family,
+)
 
 META_FILE = "bailong_vocab.json"
+SPM_FILE = "tokenizer.model"  # the merged SentencePiece model, for SentencePiece bases that came with one
+_SPM_ATTR = "bailong_sentencepiece_model"
 HELD_OUT_FILE = "held_out.txt"
 HELD_OUT_EVERY = 20  # every 20th document is kept out of learning, spread over the whole corpus
 DEFAULT_NEW_TOKENS = 20000
 _SYMBOL_BASE = 0xF0000  # supplementary private-use planes: never in user text the trainer sees
+_MAX_PIECE_CHARS = 16  # SentencePiece's own max_sentencepiece_length
 
 
 @dataclass
 class LearnedVocab:
-    merges: list[tuple[str, str]]  # in the base's byte-level alphabet, lowest rank first
+    merges: list[tuple[str, str]]  # over the base tokenizer's own pieces, lowest rank first
     tokens: list[str]  # the strings the merges add to the vocabulary, in order
     stats: dict[str, Any] = field(default_factory=dict)
 
@@ -59,14 +68,52 @@ def split_held_out(docs: list[str], every: int = HELD_OUT_EVERY) -> tuple[list[s
     return learn, held
 
 
-def _word_counts(tokenizer: Any, docs: Iterable[str]) -> Counter:
-    backend = tokenizer.backend_tokenizer
-    normalizer, pre = backend.normalizer, backend.pre_tokenizer
+def _learning_pre_tokenizer(tokenizer: Any, spec: dict[str, Any]) -> Any:
+    """How text is cut into words to learn from: the base's own cut, or SentencePiece's words for that family."""
+    from tokenizers import pre_tokenizers
+
+    if tokenizer_family(spec) != SENTENCEPIECE:
+        return tokenizer.backend_tokenizer.pre_tokenizer
+    # The base runs whole texts through its merges, but SentencePiece learned its pieces within words
+    # (split at spaces); learning the same way keeps new pieces from spanning a space or punctuation.
+    return pre_tokenizers.Sequence([
+        pre_tokenizers.Metaspace(replacement=SPACE, prepend_scheme=metaspace_prepend_scheme(spec), split=True),
+        pre_tokenizers.Punctuation("isolated"),
+    ])
+
+
+def _word_counts(tokenizer: Any, spec: dict[str, Any], docs: Iterable[str]) -> Counter:
+    normalizer = tokenizer.backend_tokenizer.normalizer
+    pre = _learning_pre_tokenizer(tokenizer, spec)
     counts: Counter = Counter()
     for doc in docs:
         text = normalizer.normalize_str(doc) if normalizer is not None else doc
         counts.update(word for word, _span in pre.pre_tokenize_str(text))
     return counts
+
+
+def _new_characters(counts: Counter, vocab: dict[str, int], min_frequency: int) -> list[str]:
+    """Characters a SentencePiece base lacks (it reads them as 2-4 byte pieces), most frequent first."""
+    chars: Counter = Counter()
+    for word, count in counts.items():
+        for char in word:
+            chars[char] += count
+    found = [c for c, n in chars.items() if n >= min_frequency and c not in vocab and len(c.encode("utf-8")) >= 2]
+    return sorted(found, key=lambda c: (-chars[c], c))
+
+
+def _runs(parts: list[str], family: str | None) -> list[list[str]]:
+    """The stretches of a segmented word that merges may join: byte-fallback pieces never merge."""
+    if family != SENTENCEPIECE:
+        return [parts]
+    runs, current = [], []
+    for part in parts:
+        if is_byte_piece(part):
+            runs.append(current)
+            current = []
+        else:
+            current.append(part)
+    return [*runs, current]
 
 
 def learn_tokens(
@@ -76,84 +123,119 @@ def learn_tokens(
     min_frequency: int = 2,
     progress: Callable[[str], None] | None = None,
 ) -> LearnedVocab:
-    """Merges that add ``new_tokens`` entries to the base tokenizer, learned from ``docs``."""
+    """The ``new_tokens`` strings to add to the base tokenizer, learned from ``docs``, and the merges that build them.
+
+    For a SentencePiece base the characters it lacks come first (most frequent first); the rest of the
+    budget goes to merges, learned as for a byte-level base over the base's segmentation with those
+    characters added.
+    """
     from tokenizers import Tokenizer, models, trainers
 
     if new_tokens <= 0:
         raise ConfigError(f"vocab.new_tokens: must be at least 1 (got {new_tokens})")
     spec = check_extendable(tokenizer)
+    family = tokenizer_family(spec)
     base_vocab = spec["model"]["vocab"]
     say = progress or (lambda _m: None)
     say(f"segmenting {sum(len(d) for d in docs):,} characters with the base tokenizer")
+    counts = _word_counts(tokenizer, spec, docs)
+    chars: list[str] = []
     model = tokenizer.backend_tokenizer.model
+    if family == SENTENCEPIECE:
+        chars = _new_characters(counts, base_vocab, min_frequency)[:new_tokens]
+        model = Tokenizer.from_str(json.dumps(sentencepiece_spec(spec, chars, next_free_id(spec))[0])).model
+    budget = new_tokens - len(chars)
     symbols: dict[str, str] = {}
     pieces: list[str] = []
     words: dict[str, int] = {}
-    for word, count in _word_counts(tokenizer, docs).items():
-        parts = [t.value for t in model.tokenize(word)]
-        if len(parts) < 2:
-            continue  # one base piece already: nothing to join
-        for part in parts:
-            if part not in symbols:
-                symbols[part] = chr(_SYMBOL_BASE + len(pieces))
-                pieces.append(part)
-        key = "".join(symbols[p] for p in parts)
-        words[key] = words.get(key, 0) + count
-    if not words:
+    for word, count in counts.items():
+        for parts in _runs([t.value for t in model.tokenize(word)], family):
+            if len(parts) < 2:
+                continue  # one piece already: nothing to join
+            for part in parts:
+                if part not in symbols:
+                    symbols[part] = chr(_SYMBOL_BASE + len(pieces))
+                    pieces.append(part)
+            key = "".join(symbols[p] for p in parts)
+            words[key] = words.get(key, 0) + count
+    if not words and not chars:
         raise DataError("the corpus has no text the base tokenizer splits into several pieces, so there is nothing to learn")
 
-    say(f"learning up to {new_tokens:,} merges over {len(words):,} distinct words")
-    # Some merges rebuild a string the base vocabulary already has; ask for a margin and cut to the count.
-    trainer = trainers.BpeTrainer(
-        vocab_size=len(pieces) + new_tokens + new_tokens // 10 + 16, min_frequency=min_frequency,
-        show_progress=False, limit_alphabet=len(pieces) + 1, special_tokens=[],
-    )
-    learner = Tokenizer(models.BPE())
-    learner.train_from_iterator((w for w, c in words.items() for _ in range(c)), trainer, length=sum(words.values()))
-    raw = json.loads(learner.to_str())["model"]["merges"]
+    merges: list[tuple[str, str]] = []
+    tokens: list[str] = list(chars)
+    if budget > 0 and words:
+        say(f"learning up to {budget:,} merges over {len(words):,} distinct words")
+        # Some merges rebuild a string the base vocabulary already has; ask for a margin and cut to the count.
+        trainer = trainers.BpeTrainer(
+            vocab_size=len(pieces) + budget + budget // 10 + 16, min_frequency=min_frequency,
+            show_progress=False, limit_alphabet=len(pieces) + 1, special_tokens=[],
+            max_token_length=_MAX_PIECE_CHARS if family == SENTENCEPIECE else None,
+        )
+        learner = Tokenizer(models.BPE())
+        learner.train_from_iterator((w for w, c in words.items() for _ in range(c)), trainer, length=sum(words.values()))
+        raw = json.loads(learner.to_str())["model"]["merges"]
 
-    def spell(symbol_string: str) -> str:
-        return "".join(pieces[ord(c) - _SYMBOL_BASE] for c in symbol_string)
+        def spell(symbol_string: str) -> str:
+            return "".join(pieces[ord(c) - _SYMBOL_BASE] for c in symbol_string)
 
-    merges, tokens, known = [], [], set(base_vocab)
-    for merge in raw:
-        left, right = merge if isinstance(merge, list) else merge.split(" ", 1)
-        if len(tokens) == new_tokens:
-            break
-        left, right = spell(left), spell(right)
-        merges.append((left, right))
-        if left + right not in known:
-            known.add(left + right)
-            tokens.append(left + right)
+        known = set(base_vocab) | set(chars)
+        for merge in raw:
+            left, right = merge if isinstance(merge, list) else merge.split(" ", 1)
+            if len(tokens) == new_tokens:
+                break
+            left, right = spell(left), spell(right)
+            merges.append((left, right))
+            if left + right not in known:
+                known.add(left + right)
+                tokens.append(left + right)
     if len(tokens) < new_tokens:
         raise DataError(
             f"vocab.new_tokens: the corpus supports only {len(tokens):,} new tokens seen at least {min_frequency} times "
             f"(asked for {new_tokens:,}); add more Traditional Chinese text or lower new_tokens"
         )
     stats = {"characters": sum(len(d) for d in docs), "documents": len(docs), "distinct_words": len(words),
-             "base_pieces_seen": len(pieces), "min_frequency": min_frequency}
+             "base_pieces_seen": len(pieces), "min_frequency": min_frequency, "tokenizer_family": family,
+             "new_characters": len(chars)}
     return LearnedVocab(merges, tokens, stats)
 
 
+def _base_sentencepiece_model(tokenizer: Any, spec: dict[str, Any]) -> bytes | None:
+    """The base's own tokenizer.model, when it has one whose pieces line up with the fast tokenizer's ids."""
+    path = getattr(tokenizer, "vocab_file", None) or tokenizer.init_kwargs.get("vocab_file")
+    if not path or not str(path).endswith(".model") or not Path(path).is_file():
+        return None
+    model = Path(path).read_bytes()
+    return model if model_piece_count(model) == next_free_id(spec) else None
+
+
 def extend_tokenizer(tokenizer: Any, learned: LearnedVocab) -> tuple[Any, list[dict[str, Any]]]:
-    """The base tokenizer with the learned merges, and one record per new token (id, text, pieces)."""
+    """The base tokenizer with the learned tokens, and one record per new token (id, text, pieces)."""
     from tokenizers import Tokenizer
 
     spec = check_extendable(tokenizer)
-    new_spec, added = extended_spec(spec, learned.merges)
-    extended = _clone_with_backend(tokenizer, Tokenizer.from_str(json.dumps(new_spec)))
+    spm_model = None
+    if tokenizer_family(spec) == SENTENCEPIECE:
+        new_spec, added = sentencepiece_spec(spec, learned.tokens, next_free_id(spec))
+        base_model_file = _base_sentencepiece_model(tokenizer, spec)
+        spm_model = merged_model(base_model_file, learned.tokens) if base_model_file else None
+        show = piece_text
+    else:
+        new_spec, added = extended_spec(spec, learned.merges)
+        show = token_text
+    extended = _clone_with_backend(tokenizer, Tokenizer.from_str(json.dumps(new_spec)), spm_model)
     base_model = tokenizer.backend_tokenizer.model
     records = []
     for token, token_id in added:
-        # A byte the base vocabulary lacked has no pieces: the base dropped it.
-        parts = base_model.tokenize(token) if len(token) > 1 else []
-        text = token_text(token) if parts else f"<0x{token_bytes(token)[0]:02X}>"
+        # A byte the byte-level base vocabulary lacked has no pieces: the base dropped it. A SentencePiece
+        # base reads a new character as its byte pieces, which is what zip-tie averages.
+        parts = base_model.tokenize(token) if len(token) > 1 or show is piece_text else []
+        text = show(token) if parts else f"<0x{token_bytes(token)[0]:02X}>"
         records.append({"id": token_id, "token": token, "text": text, "kind": "learned" if parts else "byte",
-                        "pieces": [t.id for t in parts], "piece_texts": [token_text(t.value) for t in parts]})
+                        "pieces": [t.id for t in parts], "piece_texts": [show(t.value) for t in parts]})
     return extended, records
 
 
-def _clone_with_backend(tokenizer: Any, backend: Any) -> Any:
+def _clone_with_backend(tokenizer: Any, backend: Any, spm_model: bytes | None = None) -> Any:
     """A transformers tokenizer like ``tokenizer`` (same special tokens and template) over ``backend``."""
     import tempfile
 
@@ -162,7 +244,11 @@ def _clone_with_backend(tokenizer: Any, backend: Any) -> Any:
     with tempfile.TemporaryDirectory() as tmp:
         tokenizer.save_pretrained(tmp)
         backend.save(str(Path(tmp) / "tokenizer.json"))
-        return load_tokenizer(tmp)
+        (Path(tmp) / SPM_FILE).unlink(missing_ok=True)  # never leave the base's unextended model beside it
+        clone = load_tokenizer(tmp)
+    if spm_model is not None:
+        setattr(clone, _SPM_ATTR, spm_model)
+    return clone
 
 
 def save_extended(tokenizer: Any, records: list[dict[str, Any]], out_dir: Path, meta: dict[str, Any],
@@ -173,6 +259,9 @@ def save_extended(tokenizer: Any, records: list[dict[str, Any]], out_dir: Path, 
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)
     tokenizer.save_pretrained(partial)
+    (partial / SPM_FILE).unlink(missing_ok=True)
+    if (spm_model := getattr(tokenizer, _SPM_ATTR, None)) is not None:
+        (partial / SPM_FILE).write_bytes(spm_model)
     (partial / META_FILE).write_text(json.dumps({**meta, "new_tokens": records}, ensure_ascii=False), encoding="utf-8")
     (partial / HELD_OUT_FILE).write_text("\n\n".join(d.replace("\n\n", "\n") for d in held_out), encoding="utf-8")
     if out_dir.exists():
@@ -202,7 +291,10 @@ def load_extended(folder: str | Path, base_tokenizer: Any) -> tuple[Any, dict[st
             f"vocab.tokenizer: {folder} was extended from a different base tokenizer "
             f"({meta.get('base_model', 'unknown')}, {meta.get('base_vocab_size')} tokens) than this model's ({len(base_tokenizer)} tokens)"
         )
-    return load_tokenizer(str(folder)), meta
+    tokenizer = load_tokenizer(str(folder))
+    if (folder / SPM_FILE).is_file():
+        setattr(tokenizer, _SPM_ATTR, (folder / SPM_FILE).read_bytes())
+    return tokenizer, meta
 
 
 def learn_extension(

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from core.datafiles import resolve_data_path
-from core.vocab import META_FILE, held_out_text, learn_extension, load_extended, read_meta, save_extended
+from core.vocab import META_FILE, SPM_FILE, held_out_text, learn_extension, load_extended, read_meta, save_extended
 from core.ziptie import ROWS_FILE, apply_new_rows, load_new_rows, new_rows_state, resize_and_init, warm_up
 
 VOCAB_DIR = "vocab"
@@ -86,7 +86,9 @@ def save_run_vocab(run_path: Path, tokenizer: Any, vocab: RunVocab) -> None:
 
 def copy_to_adapter(run_path: Path, adapter: Path) -> None:
     """What the adapter folder needs beyond the LoRA weights and the (already saved) extended tokenizer."""
-    for name in (ROWS_FILE, META_FILE):
+    # tokenizer.model exists only for SentencePiece bases that came with one.
+    optional = [SPM_FILE] if (run_path / VOCAB_DIR / SPM_FILE).is_file() else []
+    for name in (ROWS_FILE, META_FILE, *optional):
         shutil.copy2(run_path / VOCAB_DIR / name, adapter / name)
 
 

@@ -98,24 +98,6 @@ def test_non_positive_count_is_refused(tokenizer, tmp_path, count):
     assert not (tmp_path / "x").exists()
 
 
-@pytest.mark.parametrize("kind", ["unigram", "llama2-bpe"])
-def test_unsupported_tokenizer_type_is_named(kind):
-    from tokenizers import Tokenizer, models, pre_tokenizers
-    from transformers import PreTrainedTokenizerFast
-
-    if kind == "unigram":
-        model = models.Unigram([("<unk>", 0.0), ("▁a", -1.0), ("a", -2.0)], 0)
-        expected = "cannot extend a .*Unigram tokenizer"
-    else:  # SentencePiece BPE as Llama 2 ships it: Metaspace words, byte fallback
-        model = models.BPE(vocab={"<unk>": 0, "▁": 1, "a": 2, "▁a": 3}, merges=[("▁", "a")], unk_token="<unk>", byte_fallback=True)
-        expected = "cannot extend a SentencePiece-style .*BPE tokenizer"
-    spm = Tokenizer(model)
-    spm.pre_tokenizer = pre_tokenizers.Metaspace()
-    wrapped = PreTrainedTokenizerFast(tokenizer_object=spm, unk_token="<unk>")
-    with pytest.raises(ModelError, match=expected):
-        learn_tokens(wrapped, ["aaa"], 5)
-
-
 def test_a_folder_from_another_base_is_refused(extended, tmp_path):
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers
     from transformers import PreTrainedTokenizerFast

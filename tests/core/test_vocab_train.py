@@ -83,3 +83,27 @@ def test_default_model_with_500_new_tokens_trains_and_reloads(home, tokenizer, t
     assert result.steps == 2
     meta = json.loads((folder / META_FILE).read_text(encoding="utf-8"))
     assert_reload_matches(result, home, len(tokenizer) + len(meta["new_tokens"]))
+
+
+def test_a_checkpoint_of_an_extended_vocab_run_loads_to_its_own_logits(home, tiny_model_dir):
+    from core.inference import load_model
+    from core.model_spec import ModelSpec
+    from core.run_folder import RunFolder
+
+    config = vocab_config(tiny_model_dir, "vocab-ckpt", {"learn_from": ["sample:tc_corpus"], "new_tokens": 200})
+    logged = []
+    first = train(config, home, on_log=logged.append, should_stop=lambda: len(logged) >= 1, keep_model=True)
+    assert first.stopped and first.steps == 1
+    final = train(config, home, resume=True, keep_model=True)
+    assert final.steps == 3
+    spec = ModelSpec(name="job:vocab-ckpt@step-1", base_model=str(tiny_model_dir), adapter_dir=str(final.folder / "adapter"),
+                     checkpoint=str(RunFolder(final.folder).checkpoint_dir(1)), tokenizer_dir=str(final.folder / "adapter"))
+    model, tokenizer = load_model(spec, home, load_in_4bit=config.quant.bits == 4)
+    ids = torch.tensor([tokenizer(TEXT, add_special_tokens=False)["input_ids"]])
+    assert int(ids.max()) >= len(tokenizer) - 400  # the text uses new tokens
+    first.model.eval()
+    final.model.eval()
+    with torch.no_grad():
+        logits = model(input_ids=ids).logits
+        torch.testing.assert_close(logits, first.model(input_ids=ids).logits, rtol=1e-4, atol=1e-4)
+        assert not torch.allclose(logits, final.model(input_ids=ids).logits, atol=1e-4)  # not the final adapter

@@ -6,6 +6,9 @@ initial loss in nats per character of the base model and of the extended model u
 initialisation, plus zip-tie after a short warm-up of the new rows. Every figure is printed beside its
 baseline from the same run. Targets: >= 2.5x fewer tokens/char; zip-tie >= 40 % below random;
 zip-tie after <= 200 warm-up steps within 10 % of the base model; learning 1 MB in < 60 s on 2 cores.
+Then the same learning on a Llama-2-style SentencePiece base (4,000 English pieces, made offline by
+``tests.sentencepiece_base``): time, tokens per character, and how many held-out documents the merged
+``tokenizer.model`` (run by ``sentencepiece`` itself) encodes exactly as the extended fast tokenizer.
 Run under the shared lock: ``flock /tmp/bailong-bench.lock python -m tests.perf.bench_vocab``.
 """
 
@@ -71,6 +74,35 @@ def main(argv: list[str] | None = None) -> None:
         print(f"ziptie + {args.warmup_steps} warm-up steps (lr {args.warmup_lr}) vs base model: "
               f"{nats['ziptie+warmup'] / nats['base']:.3f}x")
     print(json.dumps({"learn_s": round(learn_s, 2), **{k: v for k, v in report.items() if k != "per_document"}}))
+    sentencepiece_base(args)
+
+
+def sentencepiece_base(args: argparse.Namespace) -> None:
+    import sentencepiece as spm
+
+    from core.models import load_tokenizer
+    from core.vocab import SPM_FILE, held_out_text, learn_vocab, load_extended
+    from core.vocab_report import efficiency
+    from tests.sentencepiece_base import llama2_style_tokenizer
+
+    base_dir = Path(tempfile.mkdtemp(prefix="bench-spm-")) / "llama2-style"
+    llama2_style_tokenizer(base_dir, 4000)
+    base = load_tokenizer(str(base_dir))
+    out = base_dir.parent / "extended"
+    started = time.perf_counter()
+    _, meta = learn_vocab([str(TEXT)], base, out, new_tokens=args.new_tokens, min_frequency=args.min_frequency)
+    learn_s = time.perf_counter() - started
+    extended, _ = load_extended(out, base)
+    held = held_out_text(out)
+    report = efficiency(base, extended, held)
+    merged = spm.SentencePieceProcessor(model_file=str(out / SPM_FILE))
+    same = sum(extended(d, add_special_tokens=False)["input_ids"] == merged.encode(d) for d in held)
+    print(f"SentencePiece base ({len(base):,} pieces): {meta['learned_tokens']:,} tokens ({meta['new_characters']:,} characters) "
+          f"in {learn_s:.1f} s; tokens/char {report['tokens_per_char_base']} -> {report['tokens_per_char']} "
+          f"({report['reduction']:.2f}x fewer); merged tokenizer.model agrees on {same}/{len(held)} held-out documents")
+    print(json.dumps({"sentencepiece": {"learn_s": round(learn_s, 2), "new_characters": meta["new_characters"],
+                                        "tokens_per_char_base": report["tokens_per_char_base"],
+                                        "tokens_per_char": report["tokens_per_char"], "agree": same, "documents": len(held)}}))
 
 
 if __name__ == "__main__":
