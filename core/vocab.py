@@ -214,7 +214,8 @@ def extend_tokenizer(tokenizer: Any, learned: LearnedVocab) -> tuple[Any, list[d
 
     spec = check_extendable(tokenizer)
     spm_model = None
-    if tokenizer_family(spec) == SENTENCEPIECE:
+    sentencepiece = tokenizer_family(spec) == SENTENCEPIECE
+    if sentencepiece:
         new_spec, added = sentencepiece_spec(spec, learned.tokens, next_free_id(spec))
         base_model_file = _base_sentencepiece_model(tokenizer, spec)
         spm_model = merged_model(base_model_file, learned.tokens) if base_model_file else None
@@ -228,7 +229,7 @@ def extend_tokenizer(tokenizer: Any, learned: LearnedVocab) -> tuple[Any, list[d
     for token, token_id in added:
         # A byte the byte-level base vocabulary lacked has no pieces: the base dropped it. A SentencePiece
         # base reads a new character as its byte pieces, which is what zip-tie averages.
-        parts = base_model.tokenize(token) if len(token) > 1 or show is piece_text else []
+        parts = base_model.tokenize(token) if len(token) > 1 or sentencepiece else []
         text = show(token) if parts else f"<0x{token_bytes(token)[0]:02X}>"
         records.append({"id": token_id, "token": token, "text": text, "kind": "learned" if parts else "byte",
                         "pieces": [t.id for t in parts], "piece_texts": [show(t.value) for t in parts]})

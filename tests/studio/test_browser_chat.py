@@ -41,8 +41,15 @@ def pick(page, dropdown_id: str, value: str) -> None:
 def set_max_tokens(page, prefix: str, value: str) -> None:
     page.locator(f"#{prefix}-settings").get_by_text("System prompt and generation settings").first.click()
     box = page.locator(f"#{prefix}-max-new-tokens input").first
-    box.fill(value)
-    box.blur()
+    # The accordion renders its content as it opens, and a value typed into that first render can be
+    # lost (the answer then runs with the default 512 and the tiny model refuses it); type until it stays.
+    for _attempt in range(10):
+        box.fill(value)
+        box.blur()
+        page.wait_for_timeout(300)
+        if box.input_value() == value:
+            return
+    raise AssertionError(f"{prefix}: max_new_tokens never kept {value}")
 
 
 def tidy_screenshot(page, prefix: str, path: Path) -> None:
@@ -89,8 +96,22 @@ def test_chat_then_compare_and_vote(catalog_home, studio, page, tiny_model_dir, 
     wait_for_new_answer(status, before, "the regenerated answer")
 
     # Edit the question and resend: the answer is replaced, the old question is gone.
-    page.locator("#chat-bot button[aria-label='Edit']").first.click()
-    page.locator("#chat-bot textarea.edit-textarea").fill("請用一句話介紹高雄。")
+    # The chatbot re-renders once more when Gradio commits the regenerate event's final State, which can
+    # close an edit box opened just before; open it until it stays.
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    editor = page.locator("#chat-bot textarea.edit-textarea")
+    for _attempt in range(10):
+        page.locator("#chat-bot button[aria-label='Edit']").first.click()
+        try:
+            editor.wait_for(timeout=3_000)
+            page.wait_for_timeout(300)
+            editor.fill("請用一句話介紹高雄。", timeout=3_000)
+            break
+        except PlaywrightTimeout:
+            continue
+    else:
+        raise AssertionError("the edit box never stayed open")
     before = status.inner_text()
     page.locator("#chat-bot button[aria-label='Submit']").click()
     wait_for_new_answer(status, before, "the answer to the edited message")
