@@ -1,4 +1,4 @@
-"""Extending a SentencePiece BPE base (Llama 2 style) and the byte-level classes transformers rebuilds (Qwen 2).
+"""Extending a SentencePiece BPE base (Llama 2 style), and byte-level bases as Qwen 2 and Llama 3 load them.
 
 The base is a real SentencePiece model trained as Llama 2's was (``tests.sentencepiece_base``) on English
 text with a few Traditional Chinese lines, so, like Llama 2, it knows some Chinese characters and reads
@@ -162,27 +162,38 @@ def test_spm_base_trains_and_reloads_to_the_same_logits(spm_base, home, tmp_path
     assert all(0 < v < 100 for v in report["nats_per_char"].values())
 
 
-def test_qwen2_class_keeps_the_extension(tmp_path, tokenizer):
-    """transformers rebuilds a Qwen 2 tokenizer from vocab and merges alone: the extension must survive that."""
-    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
+LLAMA3_SPLIT = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*"
+                r"|\s*[\r\n]+|\s+(?!\S)|\s+")
+
+
+@pytest.mark.parametrize("tokenizer_class", ["Qwen2Tokenizer", "PreTrainedTokenizerFast"])
+def test_byte_level_classes_keep_the_extension(tmp_path, tokenizer_class):
+    """Qwen 2's class rebuilds its tokenizer from vocab and merges alone; Llama 3 ships a plain fast
+    tokenizer with a regex split before the byte-level step. The extension must survive both."""
+    from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
 
     from core.models import load_tokenizer
 
     backend = Tokenizer(models.BPE())
-    backend.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    backend.pre_tokenizer = pre_tokenizers.Sequence([
+        pre_tokenizers.Split(Regex(LLAMA3_SPLIT), behavior="isolated"), pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)])
+    backend.decoder = decoders.ByteLevel()
     backend.train_from_iterator(english_lines(), trainers.BpeTrainer(
         vocab_size=600, show_progress=False, special_tokens=["<|endoftext|>"],
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
-    base_dir = tmp_path / "qwen-style"
+    base_dir = tmp_path / "byte-level"
     base_dir.mkdir()
     backend.save(str(base_dir / "tokenizer.json"))
-    (base_dir / "tokenizer_config.json").write_text(json.dumps({"tokenizer_class": "Qwen2Tokenizer"}))
+    (base_dir / "tokenizer_config.json").write_text(json.dumps({"tokenizer_class": tokenizer_class, "eos_token": "<|endoftext|>"}))
     base = load_tokenizer(str(base_dir))
-    assert type(base).__name__ == "Qwen2Tokenizer"
+    import transformers
+
+    loaded_as = getattr(transformers, tokenizer_class)  # PreTrainedTokenizerFast is TokenizersBackend in transformers 5
+    assert type(base) is loaded_as
     out = tmp_path / "tok"
     learn_vocab([SAMPLE], base, out, new_tokens=300)
     extended, meta = load_extended(out, base)
-    assert type(extended).__name__ == "Qwen2Tokenizer" and len(extended) == len(base) + len(meta["new_tokens"])
+    assert type(extended) is loaded_as and len(extended) == len(base) + len(meta["new_tokens"])
     for text in documents_from_refs([SAMPLE])[:30] + [MIXED]:
         ids = extended(text, add_special_tokens=False)["input_ids"]
         assert extended.decode(ids) == text
