@@ -44,8 +44,10 @@ def tokenizer_folders(store: JobStore) -> list[str]:
 
 def report_markdown(folder: Path) -> str:
     meta, report = read_meta(folder), read_report(folder) or {}
+    extra = (f"{meta['new_characters']:,} of them characters the SentencePiece base read as bytes"
+             if meta.get("new_characters") else f"+{meta['byte_tokens']} bytes the base lacked")
     lines = [f"**{folder.name}** — `{folder}` (use as `vocab.tokenizer`)", "",
-             f"- new tokens: **{meta['learned_tokens']:,}** learned (+{meta['byte_tokens']} bytes the base lacked); "
+             f"- new tokens: **{meta['learned_tokens']:,}** learned ({extra}); "
              f"vocabulary {meta['base_vocab_size']:,} → {meta['vocab_size']:,}"]
     if report:
         lines.append(f"- held-out tokens per character: base **{report['tokens_per_char_base']}** → extended "
