@@ -19,32 +19,11 @@ import re
 from typing import Any
 
 from core.errors import ModelError
+from core.tokenizer_extend import SPACE, merge_entries, merge_pairs
 
-SPACE = "▁"  # SentencePiece's stand-in for a space
 _BYTE_PIECE = re.compile(r"^<0x[0-9A-F]{2}>$")
 _SPM_BPE = 2  # TrainerSpec.ModelType.BPE
 _SPM_NORMAL = 1  # ModelProto.SentencePiece.Type.NORMAL
-
-
-def _uses_metaspace(part: Any) -> bool:
-    if not isinstance(part, dict):
-        return False
-    if part.get("type") == "Metaspace":
-        return True
-    if part.get("type") == "Replace" and part.get("content") == SPACE:
-        return True  # the older Llama 2 tokenizer.json: a normaliser that turns spaces into ▁
-    return any(_uses_metaspace(p) for p in part.get("pretokenizers", []) or part.get("normalizers", []))
-
-
-def is_sentencepiece_bpe(spec: dict[str, Any]) -> bool:
-    model = spec.get("model") or {}
-    return (model.get("type") == "BPE" and bool(model.get("byte_fallback"))
-            and (_uses_metaspace(spec.get("pre_tokenizer")) or _uses_metaspace(spec.get("normalizer"))))
-
-
-def missing_byte_pieces(spec: dict[str, Any]) -> int:
-    vocab = spec["model"]["vocab"]
-    return sum(1 for b in range(256) if f"<0x{b:02X}>" not in vocab)
 
 
 def is_byte_piece(piece: str) -> bool:
@@ -80,8 +59,7 @@ def extended_spec(spec: dict[str, Any], pieces: list[str], first_id: int) -> tup
     spec = json.loads(json.dumps(spec))
     model = spec["model"]
     vocab: dict[str, int] = model["vocab"]
-    as_lists = bool(model["merges"]) and isinstance(model["merges"][0], list)
-    original = [tuple(m) if isinstance(m, list) else tuple(m.split(" ", 1)) for m in model["merges"]]
+    original = merge_pairs(model["merges"])
     base_pieces = list(vocab)
     added: list[tuple[str, int]] = []
     for offset, piece in enumerate(pieces):
@@ -115,17 +93,20 @@ def extended_spec(spec: dict[str, Any], pieces: list[str], first_id: int) -> tup
     # An original piece no original merge could build (rare) becomes reachable only through new pieces.
     merges.extend(pair for extra in opened.values() for pair in extra)
     merges.extend(tail)
-    model["merges"] = [[l, r] if as_lists else f"{l} {r}" for l, r in merges]
+    model["merges"] = merge_entries(merges, model["merges"])
     return spec, added
 
 
-def merged_model(base_model: bytes, pieces: list[str]) -> bytes:
-    """The base SentencePiece model with ``pieces`` appended, scored below every original piece."""
+def merged_model(base_model: bytes, pieces: list[str], first_id: int) -> bytes | None:
+    """The base SentencePiece model with ``pieces`` appended, scored below every original piece; None when
+    its pieces do not line up with the fast tokenizer's ids (``first_id`` pieces), so appending would misnumber them."""
     try:
         from sentencepiece import sentencepiece_model_pb2 as model_pb2
     except ImportError as error:  # protobuf missing
         raise ModelError(f"cannot edit the SentencePiece model ({error}); install protobuf") from None
     proto = model_pb2.ModelProto.FromString(base_model)
+    if len(proto.pieces) != first_id:
+        return None
     if proto.trainer_spec.model_type != _SPM_BPE:
         raise ModelError("the base tokenizer.model is not a SentencePiece BPE model")
     lowest = min((p.score for p in proto.pieces if p.type == _SPM_NORMAL), default=0.0)
@@ -133,9 +114,3 @@ def merged_model(base_model: bytes, pieces: list[str]) -> bytes:
         entry = proto.pieces.add()
         entry.piece, entry.score, entry.type = piece, lowest - 1.0 - offset, _SPM_NORMAL
     return proto.SerializeToString()
-
-
-def model_piece_count(model: bytes) -> int:
-    from sentencepiece import sentencepiece_model_pb2 as model_pb2
-
-    return len(model_pb2.ModelProto.FromString(model).pieces)

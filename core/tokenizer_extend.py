@@ -17,10 +17,10 @@ import json
 from typing import Any
 
 from core.errors import ModelError
-from core.sentencepiece_extend import is_sentencepiece_bpe, missing_byte_pieces
 
 BYTE_LEVEL = "byte-level"
 SENTENCEPIECE = "sentencepiece"
+SPACE = "▁"  # SentencePiece's stand-in for a space
 
 
 def _bytes_to_unicode() -> dict[int, str]:
@@ -66,6 +66,27 @@ def _has_byte_level(part: Any) -> bool:
     return any(_has_byte_level(p) for p in part.get("pretokenizers", []) or part.get("decoders", []))
 
 
+def _uses_metaspace(part: Any) -> bool:
+    if not isinstance(part, dict):
+        return False
+    if part.get("type") == "Metaspace":
+        return True
+    if part.get("type") == "Replace" and part.get("content") == SPACE:
+        return True  # the older Llama 2 tokenizer.json: a normaliser that turns spaces into ▁
+    return any(_uses_metaspace(p) for p in part.get("pretokenizers", []) or part.get("normalizers", []))
+
+
+def _is_sentencepiece_bpe(spec: dict[str, Any]) -> bool:
+    model = spec.get("model") or {}
+    return (model.get("type") == "BPE" and bool(model.get("byte_fallback"))
+            and (_uses_metaspace(spec.get("pre_tokenizer")) or _uses_metaspace(spec.get("normalizer"))))
+
+
+def _missing_byte_pieces(spec: dict[str, Any]) -> int:
+    vocab = spec["model"]["vocab"]
+    return sum(1 for b in range(256) if f"<0x{b:02X}>" not in vocab)
+
+
 def tokenizer_family(spec: dict[str, Any]) -> str | None:
     """``byte-level`` or ``sentencepiece`` for the two BPE families we extend, else None."""
     model = spec.get("model") or {}
@@ -73,7 +94,7 @@ def tokenizer_family(spec: dict[str, Any]) -> str | None:
         return None
     if _has_byte_level(spec.get("pre_tokenizer")) and _has_byte_level(spec.get("decoder")):
         return BYTE_LEVEL
-    return SENTENCEPIECE if is_sentencepiece_bpe(spec) else None
+    return SENTENCEPIECE if _is_sentencepiece_bpe(spec) else None
 
 
 def check_extendable(tokenizer: Any) -> dict[str, Any]:
@@ -91,7 +112,7 @@ def check_extendable(tokenizer: Any) -> dict[str, Any]:
         )
     if model.get("continuing_subword_prefix") or model.get("end_of_word_suffix"):
         raise ModelError("cannot extend a BPE tokenizer that uses subword prefixes/suffixes; byte-level BPE without them is supported")
-    if family == SENTENCEPIECE and (missing := missing_byte_pieces(spec)):
+    if family == SENTENCEPIECE and (missing := _missing_byte_pieces(spec)):
         raise ModelError(
             f"cannot extend this SentencePiece-style BPE tokenizer ({name}): {missing} of its 256 byte-fallback pieces "
             "are missing, so text it has no pieces for would be lost"
@@ -102,13 +123,19 @@ def check_extendable(tokenizer: Any) -> dict[str, Any]:
 def base_fingerprint(spec: dict[str, Any]) -> str:
     """A short hash of the base vocabulary and merges: tells an extended tokenizer's base apart from others."""
     model = spec["model"]
-    digest = hashlib.sha256(json.dumps([sorted(model["vocab"].items()), _merge_pairs(model["merges"])]).encode())
+    digest = hashlib.sha256(json.dumps([sorted(model["vocab"].items()), merge_pairs(model["merges"])]).encode())
     return digest.hexdigest()[:16]
 
 
-def _merge_pairs(merges: list[Any]) -> list[tuple[str, str]]:
+def merge_pairs(merges: list[Any]) -> list[tuple[str, str]]:
     # tokenizers writes merges as [a, b] pairs (newer) or "a b" strings (older files).
     return [tuple(m) if isinstance(m, list) else tuple(m.split(" ", 1)) for m in merges]  # type: ignore[misc]
+
+
+def merge_entries(pairs: list[tuple[str, str]], like: list[Any]) -> list[Any]:
+    """``pairs`` written the way the merges in ``like`` are written (pairs, or "a b" strings)."""
+    as_lists = bool(like) and isinstance(like[0], list)
+    return [[left, right] if as_lists else f"{left} {right}" for left, right in pairs]
 
 
 def next_free_id(spec: dict[str, Any]) -> int:
@@ -126,7 +153,6 @@ def extended_spec(spec: dict[str, Any], merges: list[tuple[str, str]]) -> tuple[
     spec = json.loads(json.dumps(spec))
     model = spec["model"]
     vocab: dict[str, int] = model["vocab"]
-    as_lists = bool(model["merges"]) and isinstance(model["merges"][0], list)
     added: list[tuple[str, int]] = []
     next_id = next_free_id(spec)
     for char in BYTE_CHARS.values():
@@ -137,10 +163,10 @@ def extended_spec(spec: dict[str, Any], merges: list[tuple[str, str]]) -> tuple[
     for left, right in merges:
         if left not in vocab or right not in vocab:
             raise ModelError(f"learned merge ({left!r}, {right!r}) joins a piece missing from the vocabulary")
-        model["merges"].append([left, right] if as_lists else f"{left} {right}")
         joined = left + right
         if joined not in vocab:
             vocab[joined] = next_id
             added.append((joined, next_id))
             next_id += 1
+    model["merges"] = model["merges"] + merge_entries(merges, model["merges"])
     return spec, added

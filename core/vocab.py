@@ -24,10 +24,10 @@ from typing import Any, Callable, Iterable
 
 from core.datafiles import load_training_examples
 from core.errors import ConfigError, DataError, ModelError
-from core.sentencepiece_extend import SPACE, is_byte_piece, merged_model, metaspace_prepend_scheme, model_piece_count, piece_text
+from core.sentencepiece_extend import is_byte_piece, merged_model, metaspace_prepend_scheme, piece_text
 from core.sentencepiece_extend import extended_spec as sentencepiece_spec
 from core.tokenizer_extend import (
-    SENTENCEPIECE, base_fingerprint, check_extendable, extended_spec, next_free_id, token_bytes, token_text, tokenizer_family,
+    SENTENCEPIECE, SPACE, base_fingerprint, check_extendable, extended_spec, next_free_id, token_bytes, token_text, tokenizer_family,
 )
 
 META_FILE = "bailong_vocab.json"
@@ -68,11 +68,11 @@ def split_held_out(docs: list[str], every: int = HELD_OUT_EVERY) -> tuple[list[s
     return learn, held
 
 
-def _learning_pre_tokenizer(tokenizer: Any, spec: dict[str, Any]) -> Any:
+def _learning_pre_tokenizer(tokenizer: Any, spec: dict[str, Any], family: str | None) -> Any:
     """How text is cut into words to learn from: the base's own cut, or SentencePiece's words for that family."""
     from tokenizers import pre_tokenizers
 
-    if tokenizer_family(spec) != SENTENCEPIECE:
+    if family != SENTENCEPIECE:
         return tokenizer.backend_tokenizer.pre_tokenizer
     # The base runs whole texts through its merges, but SentencePiece learned its pieces within words
     # (split at spaces); learning the same way keeps new pieces from spanning a space or punctuation.
@@ -82,9 +82,9 @@ def _learning_pre_tokenizer(tokenizer: Any, spec: dict[str, Any]) -> Any:
     ])
 
 
-def _word_counts(tokenizer: Any, spec: dict[str, Any], docs: Iterable[str]) -> Counter:
+def _word_counts(tokenizer: Any, spec: dict[str, Any], family: str | None, docs: Iterable[str]) -> Counter:
     normalizer = tokenizer.backend_tokenizer.normalizer
-    pre = _learning_pre_tokenizer(tokenizer, spec)
+    pre = _learning_pre_tokenizer(tokenizer, spec, family)
     counts: Counter = Counter()
     for doc in docs:
         text = normalizer.normalize_str(doc) if normalizer is not None else doc
@@ -138,7 +138,7 @@ def learn_tokens(
     base_vocab = spec["model"]["vocab"]
     say = progress or (lambda _m: None)
     say(f"segmenting {sum(len(d) for d in docs):,} characters with the base tokenizer")
-    counts = _word_counts(tokenizer, spec, docs)
+    counts = _word_counts(tokenizer, spec, family, docs)
     chars: list[str] = []
     model = tokenizer.backend_tokenizer.model
     if family == SENTENCEPIECE:
@@ -199,13 +199,12 @@ def learn_tokens(
     return LearnedVocab(merges, tokens, stats)
 
 
-def _base_sentencepiece_model(tokenizer: Any, spec: dict[str, Any]) -> bytes | None:
-    """The base's own tokenizer.model, when it has one whose pieces line up with the fast tokenizer's ids."""
+def _base_sentencepiece_model(tokenizer: Any) -> bytes | None:
+    """The base's own tokenizer.model, when it came with one."""
     path = getattr(tokenizer, "vocab_file", None) or tokenizer.init_kwargs.get("vocab_file")
     if not path or not str(path).endswith(".model") or not Path(path).is_file():
         return None
-    model = Path(path).read_bytes()
-    return model if model_piece_count(model) == next_free_id(spec) else None
+    return Path(path).read_bytes()
 
 
 def extend_tokenizer(tokenizer: Any, learned: LearnedVocab) -> tuple[Any, list[dict[str, Any]]]:
@@ -216,9 +215,10 @@ def extend_tokenizer(tokenizer: Any, learned: LearnedVocab) -> tuple[Any, list[d
     spm_model = None
     sentencepiece = tokenizer_family(spec) == SENTENCEPIECE
     if sentencepiece:
-        new_spec, added = sentencepiece_spec(spec, learned.tokens, next_free_id(spec))
-        base_model_file = _base_sentencepiece_model(tokenizer, spec)
-        spm_model = merged_model(base_model_file, learned.tokens) if base_model_file else None
+        first_id = next_free_id(spec)
+        new_spec, added = sentencepiece_spec(spec, learned.tokens, first_id)
+        base_model_file = _base_sentencepiece_model(tokenizer)
+        spm_model = merged_model(base_model_file, learned.tokens, first_id) if base_model_file else None
         show = piece_text
     else:
         new_spec, added = extended_spec(spec, learned.merges)

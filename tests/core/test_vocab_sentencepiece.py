@@ -16,7 +16,8 @@ from hypothesis import strategies as st
 
 from core.datafiles import SAMPLES
 from core.errors import ModelError
-from core.sentencepiece_extend import SPACE, extended_spec
+from core.sentencepiece_extend import extended_spec
+from core.tokenizer_extend import SPACE
 from core.vocab import SPM_FILE, documents_from_refs, learn_vocab, load_extended
 from tests.sentencepiece_base import english_lines, llama2_style_tokenizer
 
