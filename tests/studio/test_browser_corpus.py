@@ -17,8 +17,18 @@ from tests.studio.test_browser import SCREENSHOTS_ENV, page, pytestmark, studio 
 
 
 def _upload(page, path: Path) -> None:
-    page.locator("#corpus-upload input[type=file]").set_input_files(str(path))
-    page.locator("#corpus-upload").get_by_text(path.name).first.wait_for(timeout=15_000)
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    # After a clear the widget can still be swapping its file input; a file set on the outgoing input is
+    # lost (seen once in CI), so set it again until the widget lists it.
+    for _attempt in range(3):
+        page.locator("#corpus-upload input[type=file]").set_input_files(str(path))
+        try:
+            page.locator("#corpus-upload").get_by_text(path.name).first.wait_for(timeout=5_000)
+            return
+        except PlaywrightTimeout:
+            continue
+    raise AssertionError(f"the upload widget never listed {path.name}")
 
 
 def test_corpus_tab_preview_import_inspect_rename_delete(studio, page, home, tmp_path, default_model_dir):
